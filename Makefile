@@ -1,0 +1,44 @@
+# Krachtpunten analysis. `make help` lists the targets.
+# The environment is a venv in .venv built from requirements.lock (conda users: environment.yml).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+RAW    ?= data/raw
+OUT    ?= data/processed
+
+.DEFAULT_GOAL := help
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install it or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name krachtpunten --display-name "Python (krachtpunten)"
+	touch $(STAMP)
+
+env: $(STAMP)  ## Create or update the environment (.venv) from requirements.lock
+
+report: $(STAMP)  ## Run the whole pipeline (only what changed) and render _output/report.html and .pdf
+	$(PY) -m analysis run --raw $(RAW) --out $(OUT)
+
+test: $(STAMP)  ## Run the test suite (what CI runs)
+	$(PY) -m pytest -n 2
+
+lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunten)")
+	$(PY) -m jupyter lab notebooks/
+
+bench: $(STAMP)  ## Benchmark the pipeline at several scales
+	$(PY) -m analysis bench
+
+check-privacy: $(STAMP)  ## Scan outputs and the git index for personal data
+	$(PY) -m analysis check-privacy --out $(OUT)
+
+clean:  ## Remove derived outputs (keeps the environment)
+	rm -rf _output $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/results $(OUT)/figures $(OUT)/.stamps
+
+.PHONY: help env report test lab bench check-privacy clean

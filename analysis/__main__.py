@@ -1,0 +1,101 @@
+"""Command line: ``python -m analysis <command>``; ``python -m analysis --help`` lists them.
+
+Imports are lazy so that a no-op ``run`` stays fast (no pandas, no kernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _run(args: argparse.Namespace) -> int:
+    from analysis.runner import cli
+
+    return cli(args)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from analysis.render import cli
+
+    return cli(args)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from analysis.synth import cli
+
+    return cli(args)
+
+
+def _fetch_cbs(args: argparse.Namespace) -> int:
+    from analysis.cbs import cli
+
+    return cli(args)
+
+
+def _check_privacy(args: argparse.Namespace) -> int:
+    from analysis.privacy import cli
+
+    return cli(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from analysis.bench import cli
+
+    return cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every command's options are declared here, in one place."""
+    p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run the numbered notebooks (only what changed) and render the report")
+    r.add_argument("--raw", help="raw-data directory (default data/raw)")
+    r.add_argument("--out", help="processed-data directory (default data/processed)")
+    r.add_argument("--output", help="directory for executed notebooks and the report (default _output)")
+    r.add_argument("--force", action="store_true", help="run every stage even if nothing changed")
+    r.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages (e.g. 01 02 report)")
+    r.add_argument("--no-report", action="store_true", help="run the notebooks but do not render")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.set_defaults(func=_run)
+
+    q = sub.add_parser("render", help="render report.qmd to HTML and PDF (Quarto if on PATH, else offline)")
+    q.add_argument("--qmd", help="the .qmd file (default report.qmd)")
+    q.add_argument("--out", help="processed-data directory the report reads (default data/processed)")
+    q.add_argument("--output", help="output directory (default _output)")
+    q.add_argument("--engine", choices=["auto", "quarto", "offline"], default="auto")
+    q.add_argument("--to", nargs="+", choices=["html", "pdf"], default=["html", "pdf"])
+    q.set_defaults(func=_render)
+
+    s = sub.add_parser("synth", help="write the synthetic raw exports (seeded, deterministic)")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--scale", type=int, default=1, help="multiply sites and forms (benchmarks)")
+    s.add_argument("--out", help="directory to write (default data/raw)")
+    s.set_defaults(func=_synth)
+
+    c = sub.add_parser("fetch-cbs", help="fetch CBS Kerncijfers wijken en buurten with cbsodata (online)")
+    c.add_argument("--table", default="85984NED")
+    c.add_argument("--out", help="file to write (default data/reference/cbs_fetched_<table>.csv)")
+    c.set_defaults(func=_fetch_cbs)
+
+    v = sub.add_parser("check-privacy", help="scan outputs and the git index for personal data")
+    v.add_argument("--out", help="processed-data directory (default data/processed)")
+    v.add_argument("--output", help="output directory (default _output)")
+    v.set_defaults(func=_check_privacy)
+
+    b = sub.add_parser("bench", help="benchmark the pipeline at several scales")
+    b.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--output", help="directory for the table and plot (default _output/bench)")
+    b.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
