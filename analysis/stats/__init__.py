@@ -1,0 +1,1 @@
+"""Statistics for the Krachtpunten analyses: one statistic per function, tidy DataFrames out."""

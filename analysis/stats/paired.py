@@ -1,0 +1,1296 @@
+"""Paired change between two waves (T0, T1) of the same persons (STUDY.md section 6, "03 paired").
+
+Every function takes ``x`` = the T0 values and ``y`` = the T1 values of the same persons, in the
+same order, and describes the change ``d = y - x`` (T1 minus T0). Each returns a tidy one-row
+(or long) DataFrame with unrounded numbers; the columns are listed in each docstring. Every
+p-value has the name of its test beside it.
+
+Pairing rules (all functions): ``x`` and ``y`` must be one-dimensional and of equal length; when
+both are pandas Series their indexes must be identical (pair by person first, e.g. from the
+wide pairs table). Anything else raises ``ValueError`` -- there is no unpaired fallback. A pair
+with a missing value at either wave is left out and counted in ``n_excluded_missing``.
+
+=================================  ==================================================
+function                           what
+=================================  ==================================================
+:func:`paired_change`              everything below for one outcome, one row
+:func:`paired_t`                   paired t-test with t-based CI of the mean change
+:func:`wilcoxon_signed_rank`       Wilcoxon signed-rank test, exact for small n
+:func:`cohen_dz`                   Cohen's d_z with noncentral-t CI
+:func:`rank_biserial`              matched-pairs rank-biserial correlation (Kerby)
+:func:`bootstrap_ci`               bootstrap CI of mean/median change, d_z, r_rb
+:func:`holm`                       Holm step-down adjusted p-values
+:func:`reliable_change`            Jacobson-Truax RCI per person
+:func:`reliable_change_counts`     improved / unchanged / worse counts
+:func:`minimum_detectable_effect`  smallest d_z (and change) detectable with n pairs
+:func:`mixed_model_wave`           MixedLM sensitivity analysis for the wave effect
+=================================  ==================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats as st
+import yaml
+from scipy.optimize import brentq
+
+__all__ = [
+    "paired_change",
+    "paired_t",
+    "wilcoxon_signed_rank",
+    "cohen_dz",
+    "rank_biserial",
+    "bootstrap_ci",
+    "holm",
+    "load_reliability",
+    "reliable_change",
+    "reliable_change_counts",
+    "minimum_detectable_effect",
+    "mixed_model_wave",
+]
+
+RELIABILITY_FILE = Path(__file__).resolve().parent.parent / "reliability.yaml"
+
+#: Above this many non-zero differences the Wilcoxon p-value uses the normal approximation
+#: (method="auto"); at or below it the exact distribution is computed (see wilcoxon_signed_rank).
+WILCOXON_EXACT_MAX = 200
+
+_ALTERNATIVES = ("two-sided", "greater", "less")
+_ZERO_METHODS = ("wilcox", "pratt")
+_CI_METHODS = ("BCa", "percentile", "basic")
+_ZERO_LABEL = {"wilcox": "zeros dropped", "pratt": "zeros ranked (Pratt)"}
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+def _as_pairs(x, y) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validate paired input; return complete pairs (as float copies) and the number left out."""
+    for name, v in (("x", x), ("y", y)):
+        if v is None:
+            raise ValueError(f"{name} is None; give T0 values as x and T1 values as y (same persons, same order).")
+        if isinstance(v, pd.DataFrame):
+            raise ValueError(f"{name} is a DataFrame; pass one column (a Series) per wave.")
+    if isinstance(x, pd.Series) and isinstance(y, pd.Series) and not x.index.equals(y.index):
+        raise ValueError(
+            "x and y are Series with different indexes, so they are not paired by person. "
+            "Build the wide pairs table first (one row per person) and pass its T0 and T1 columns."
+        )
+    try:
+        xa = np.asarray(pd.to_numeric(pd.Series(np.asarray(x, dtype=object).ravel()), errors="raise"), dtype=float)
+        ya = np.asarray(pd.to_numeric(pd.Series(np.asarray(y, dtype=object).ravel()), errors="raise"), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"x and y must be numeric: {exc}") from None
+    if np.ndim(x) != 1 or np.ndim(y) != 1:
+        raise ValueError(f"x and y must be one-dimensional (got {np.ndim(x)} and {np.ndim(y)} dimensions).")
+    if xa.shape != ya.shape:
+        raise ValueError(
+            f"x has {xa.size} values and y has {ya.size}: paired data need one T0 and one T1 value per "
+            "person. Pair by person first; an unpaired test is not a substitute."
+        )
+    if np.isinf(xa).any() or np.isinf(ya).any():
+        raise ValueError("x and y must be finite (infinite value found).")
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    return xa[keep], ya[keep], int((~keep).sum())
+
+
+def _check_choice(value, allowed, name):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}.")
+
+
+def _check_level(confidence_level):
+    if not (0 < confidence_level < 1):
+        raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level!r}.")
+
+
+def _need(n, minimum, what):
+    if n < minimum:
+        raise ValueError(f"{what} needs at least {minimum} complete pairs, got {n}.")
+
+
+def _bootstrap_defaults(n_resamples, seed):
+    """Resamples and seed: the arguments, else analysis/study.yaml (configuration, not code)."""
+    if n_resamples is None or seed is None:
+        from analysis.config import study
+
+        cfg = study()["analysis"]
+        n_resamples = cfg["bootstrap_resamples"] if n_resamples is None else n_resamples
+        seed = cfg["seed"] if seed is None else seed
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive whole number, got {n_resamples!r}.")
+    return int(n_resamples), int(seed)
+
+
+# --------------------------------------------------------------------------------------------
+# paired t-test
+# --------------------------------------------------------------------------------------------
+def paired_t(x, y, *, alternative: str = "two-sided", confidence_level: float = 0.95) -> pd.DataFrame:
+    """Paired (Student) t-test of the mean change T1 - T0.
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons (see module docstring for the pairing rules).
+    alternative : {"two-sided", "greater", "less"}
+        "greater" tests mean change > 0 (T1 higher than T0).
+    confidence_level : float
+        Level of the two-sided t-based interval of the mean change.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``test``, ``n``, ``n_excluded_missing``, ``mean_change``, ``sd_change``,
+        ``se``, ``t``, ``df``, ``p``, ``alternative``, ``ci_low``, ``ci_high``.
+
+    Notes
+    -----
+    With ``d = y - x``: ``t = mean(d) / (sd(d) / sqrt(n))``, ``df = n - 1``, ``sd`` with
+    denominator ``n - 1``. Same as R ``t.test(y, x, paired = TRUE)`` (note the order: R
+    subtracts its second argument). The interval is always two-sided
+    (``mean(d) +/- t_{1-a/2, n-1} * se``), whatever ``alternative`` is; R reports a one-sided
+    interval for a one-sided test. Pairs with a missing value are left out.
+
+    References
+    ----------
+    .. [1] Student (1908). The probable error of a mean. *Biometrika*, 6(1), 1-25.
+
+    Examples
+    --------
+    >>> r = paired_t([1, 2, 3, 4], [2, 4, 3, 7])
+    >>> r[["n", "mean_change", "t", "df"]]
+       n  mean_change        t  df
+    0  4          1.5  2.32379   3
+    """
+    _check_choice(alternative, _ALTERNATIVES, "alternative")
+    _check_level(confidence_level)
+    x, y, n_missing = _as_pairs(x, y)
+    n = x.size
+    _need(n, 2, "The paired t-test")
+    d = y - x
+    mean, sd = d.mean(), d.std(ddof=1)
+    se = sd / np.sqrt(n)
+    res = st.ttest_rel(y, x, alternative=alternative)
+    ci = st.t.interval(confidence_level, n - 1, loc=mean, scale=se) if se > 0 else (mean, mean)
+    return pd.DataFrame(
+        {
+            "test": "paired t-test",
+            "n": n,
+            "n_excluded_missing": n_missing,
+            "mean_change": mean,
+            "sd_change": sd,
+            "se": se,
+            "t": float(res.statistic),
+            "df": n - 1,
+            "p": float(res.pvalue),
+            "alternative": alternative,
+            "ci_low": ci[0],
+            "ci_high": ci[1],
+        },
+        index=[0],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Wilcoxon signed-rank
+# --------------------------------------------------------------------------------------------
+def _signed_ranks(d: np.ndarray, zero_method: str):
+    """Ranks of |d| (midranks for ties) and the masks of positive/negative differences."""
+    if zero_method == "wilcox":
+        d = d[d != 0]
+    ranks = st.rankdata(np.abs(d), method="average")
+    return d, ranks, d > 0, d < 0
+
+
+def _signed_rank_null(signed_ranks2: np.ndarray) -> np.ndarray:
+    """Exact null pmf of 2*W+ given the (doubled, integer) ranks of the non-zero differences.
+
+    Under H0 each non-zero difference is positive or negative with probability 1/2,
+    independently, given the observed absolute values (the permutation distribution of
+    Wilcoxon's statistic, exact also with tied ranks). Its generating function is
+    prod_i (1 + z^(2 r_i)) / 2; this convolves the factors one at a time. Own code because
+    scipy's method="exact" uses the no-ties distribution, and enumerating 2^n sign patterns
+    (scipy's permutation route) is exponential in n.
+    """
+    total = int(signed_ranks2.sum())
+    pmf = np.zeros(total + 1)
+    pmf[0] = 1.0
+    top = 0
+    for r in signed_ranks2.astype(int):
+        new = 0.5 * pmf
+        new[r : top + r + 1] += 0.5 * pmf[: top + 1]
+        pmf = new
+        top += r
+    return pmf
+
+
+def wilcoxon_signed_rank(
+    x,
+    y,
+    *,
+    zero_method: str = "wilcox",
+    alternative: str = "two-sided",
+    method: str = "auto",
+) -> pd.DataFrame:
+    """Wilcoxon signed-rank test of the change T1 - T0, exact for small n (also with ties).
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons.
+    zero_method : {"wilcox", "pratt"}
+        "wilcox" (default): zero differences are dropped before ranking (Wilcoxon 1945; what R's
+        ``wilcox.test`` and scipy's default do). "pratt": zeros are ranked with the others and
+        then left out of the statistic (Pratt 1959).
+    alternative : {"two-sided", "greater", "less"}
+        "greater": changes tend to be positive (T1 higher than T0).
+    method : {"auto", "exact", "asymptotic"}
+        "auto": exact when there are at most ``WILCOXON_EXACT_MAX`` (200) non-zero
+        differences, otherwise the normal approximation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``test`` (test name with the method and zero handling), ``n``,
+        ``n_excluded_missing``, ``n_zero``, ``n_nonzero``, ``ties`` (whether the absolute
+        non-zero differences have ties), ``zero_method``, ``method`` ("exact", "exact,
+        conditional on tied ranks", "exact, conditional on Pratt ranks" (zeros ranked, no
+        ties) or "normal approximation, continuity-corrected"),
+        ``r_plus`` (sum of ranks of positive changes, R's ``V`` for ``wilcox.test(y, x,
+        paired = TRUE)``), ``r_minus``, ``p``, ``alternative``.
+
+    Notes
+    -----
+    Ranks are midranks of ``|d|`` (ties share the average rank). The statistic is
+    ``W+ = r_plus``.
+
+    *Exact p-value.* Under H0 every non-zero difference is equally likely positive or negative,
+    given the observed absolute values. The exact distribution of ``W+`` is computed by
+    convolution over the observed (mid)ranks, so it is exact also when ranks are tied or zeros
+    were dropped -- the permutation (conditional) distribution of Wilcoxon's statistic
+    (Hollander, Wolfe & Chicken 2014, section 3.1; the "exact" distribution of R's
+    ``coin::wilcoxsign_test``). Without ties or zeros it equals the classical signed-rank
+    distribution (R ``psignrank``). Two-sided ``p = min(1, 2 * min(P(W+ <= w), P(W+ >= w)))``,
+    as in R.
+
+    *Deviations from R and scipy (1.17).* R's ``wilcox.test`` is exact only for n < 50 without
+    ties or zeros and otherwise uses the normal approximation; this function stays exact with
+    ties and zeros, so its p-value differs from R's there. scipy 1.17's ``method="exact"``
+    uses the no-ties distribution and rounds a non-integer statistic conservatively (not exact
+    with ties or zeros); its ``method="auto"`` switches, with ties or zeros, to a permutation
+    test for n <= 13 (which equals the exact conditional p here) and to the normal approximation
+    for larger n. Which method was used is reported in the ``method`` column.
+
+    *Normal approximation* (more than 200 non-zero differences, or ``method="asymptotic"``):
+    ``z = (W+ - E - c) / sqrt(V)`` with ``E = sum(r)/2`` and ``V = sum(r**2)/4`` over the
+    ranks of the non-zero differences (this is the tie-corrected variance, and with "pratt"
+    Cureton's correction for zeros) and continuity correction ``c = 0.5 * sign`` as R's
+    default ``correct = TRUE`` (scipy's default is no correction).
+
+    With no non-zero differences there is nothing to test: ``p`` is NaN.
+
+    References
+    ----------
+    .. [1] Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics
+       Bulletin*, 1(6), 80-83.
+    .. [2] Pratt, J. W. (1959). Remarks on zeros and ties in the Wilcoxon signed rank
+       procedures. *JASA*, 54(287), 655-667.
+    .. [3] Hollander, M., Wolfe, D. A., & Chicken, E. (2014). *Nonparametric Statistical
+       Methods* (3rd ed.). Wiley. (1st ed. 1973, p. 29: the example in R's ``?wilcox.test``.)
+
+    Examples
+    --------
+    R's ``?wilcox.test`` example (Hollander & Wolfe 1973, p. 29). R computes x - y; the change
+    here is y - x, so R's ``V = 40`` is ``r_minus`` and R's "greater" is "less" here:
+
+    >>> x = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
+    >>> y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
+    >>> r = wilcoxon_signed_rank(x, y, alternative="less")
+    >>> r[["r_minus", "p", "method"]]
+       r_minus         p method
+    0     40.0  0.019531  exact
+    """
+    _check_choice(zero_method, _ZERO_METHODS, "zero_method")
+    _check_choice(alternative, _ALTERNATIVES, "alternative")
+    _check_choice(method, ("auto", "exact", "asymptotic"), "method")
+    x, y, n_missing = _as_pairs(x, y)
+    n = x.size
+    _need(n, 1, "The Wilcoxon signed-rank test")
+    d_all = y - x
+    n_zero = int((d_all == 0).sum())
+    d, ranks, pos, neg = _signed_ranks(d_all, zero_method)
+    nonzero = d != 0
+    n_nonzero = int(nonzero.sum())
+    r_plus = float(ranks[pos].sum())
+    r_minus = float(ranks[neg].sum())
+    r_nz = ranks[nonzero]
+    ties = bool(np.unique(np.abs(d[nonzero])).size < n_nonzero)
+    pratt_zeros = zero_method == "pratt" and n_zero > 0
+
+    use = method
+    if method == "auto":
+        use = "exact" if n_nonzero <= WILCOXON_EXACT_MAX else "asymptotic"
+
+    if n_nonzero == 0:
+        p, label = np.nan, "no non-zero differences"
+    elif use == "exact":
+        ranks2 = np.rint(2 * r_nz).astype(int)
+        pmf = _signed_rank_null(ranks2)
+        w2 = int(np.rint(2 * r_plus))
+        p_le = float(pmf[: w2 + 1].sum())
+        p_ge = float(pmf[w2:].sum())
+        p = {"greater": p_ge, "less": p_le}.get(alternative, min(1.0, 2 * min(p_le, p_ge)))
+        p = min(p, 1.0)
+        label = (
+            "exact, conditional on tied ranks"
+            if ties
+            else ("exact, conditional on Pratt ranks" if pratt_zeros else "exact")
+        )
+    else:
+        mean = r_nz.sum() / 2
+        sd = np.sqrt((r_nz**2).sum() / 4)
+        z0 = r_plus - mean
+        corr = {"greater": 0.5, "less": -0.5}.get(alternative, 0.5 * np.sign(z0))
+        z = (z0 - corr) / sd
+        p = {"greater": st.norm.sf(z), "less": st.norm.cdf(z)}.get(alternative, 2 * st.norm.sf(abs(z)))
+        p = float(min(p, 1.0))
+        label = "normal approximation, continuity-corrected"
+    return pd.DataFrame(
+        {
+            "test": f"Wilcoxon signed-rank test ({label}; {_ZERO_LABEL[zero_method]})",
+            "n": n,
+            "n_excluded_missing": n_missing,
+            "n_zero": n_zero,
+            "n_nonzero": n_nonzero,
+            "ties": ties,
+            "zero_method": zero_method,
+            "method": label,
+            "r_plus": r_plus,
+            "r_minus": r_minus,
+            "p": p,
+            "alternative": alternative,
+        },
+        index=[0],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# effect sizes
+# --------------------------------------------------------------------------------------------
+def _dz_stat(d, axis=-1):
+    # zero SD of the changes: d_z undefined -> NaN (never +/-inf, which would break BCa)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.std(d, axis=axis, ddof=1)
+        return np.where(sd > 0, np.mean(d, axis=axis) / np.where(sd > 0, sd, 1.0), np.nan)
+
+
+def _rbc_stat(zero_method):
+    def stat(d, axis=-1):
+        d = np.moveaxis(np.asarray(d, dtype=float), axis, -1)
+        a = np.abs(d)
+        if zero_method == "wilcox":
+            a = np.where(d == 0, np.nan, a)
+        r = st.rankdata(a, axis=-1, nan_policy="omit")
+        r_plus = np.nansum(np.where(d > 0, r, 0.0), axis=-1)
+        r_minus = np.nansum(np.where(d < 0, r, 0.0), axis=-1)
+        total = np.nansum(r, axis=-1)
+        # every difference zero: R+ = R- = 0, defined as r_rb = 0 (no change)
+        return np.where(total > 0, (r_plus - r_minus) / np.where(total > 0, total, 1.0), 0.0)
+
+    return stat
+
+
+def cohen_dz(x, y, *, confidence_level: float = 0.95) -> pd.DataFrame:
+    """Cohen's d_z for paired data (mean change / SD of the changes) with a noncentral-t CI.
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons.
+    confidence_level : float
+        Level of the two-sided interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``n``, ``n_excluded_missing``, ``dz``, ``ci_low``, ``ci_high``,
+        ``ci_method``.
+
+    Notes
+    -----
+    ``d_z = mean(d) / sd(d)`` with ``d = y - x`` and ``sd`` with denominator ``n - 1``
+    (Cohen 1988, section 2.3.5; Lakens 2013, formula 6). No small-sample (Hedges) correction.
+    Because ``t = d_z * sqrt(n)`` follows a noncentral t distribution with ``n - 1`` df and
+    noncentrality ``delta_z * sqrt(n)``, the interval inverts that distribution: the limits
+    ``lambda`` solve ``F_nct(t_obs; n - 1, lambda) = 1 - a/2`` and ``a/2`` and are divided by
+    ``sqrt(n)`` (Steiger & Fouladi 1997; Cumming & Finch 2001). Exact under normality of the
+    changes. With zero SD of the changes ``d_z`` is undefined (NaN, or +/-inf if the mean is
+    not zero) and the interval is NaN.
+
+    References
+    ----------
+    .. [1] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences* (2nd ed.).
+    .. [2] Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative
+       science. *Frontiers in Psychology*, 4, 863.
+    .. [3] Cumming, G., & Finch, S. (2001). A primer on the understanding, use, and calculation
+       of confidence intervals that are based on central and noncentral distributions.
+       *Educational and Psychological Measurement*, 61(4), 532-574.
+
+    Examples
+    --------
+    >>> r = cohen_dz([1, 2, 3, 4], [2, 4, 3, 7])
+    >>> round(float(r["dz"].iloc[0]), 4)
+    1.1619
+    """
+    _check_level(confidence_level)
+    x, y, n_missing = _as_pairs(x, y)
+    n = x.size
+    _need(n, 2, "Cohen's d_z")
+    d = y - x
+    dz = float(_dz_stat(d))
+    lo = hi = np.nan
+    if np.isfinite(dz):
+        lo, hi = _nct_ci(dz * np.sqrt(n), n - 1, confidence_level)
+        lo, hi = lo / np.sqrt(n), hi / np.sqrt(n)
+    return pd.DataFrame(
+        {
+            "n": n,
+            "n_excluded_missing": n_missing,
+            "dz": dz,
+            "ci_low": lo,
+            "ci_high": hi,
+            "ci_method": "noncentral t",
+        },
+        index=[0],
+    )
+
+
+def _nct_ci(t_obs: float, df: int, level: float) -> tuple[float, float]:
+    """Noncentrality limits (lambda_low, lambda_high) for an observed t (pivoting the CDF)."""
+    a = 1 - level
+
+    def root(target):
+        f = lambda lam: st.nct.cdf(t_obs, df, lam) - target  # noqa: E731 (decreasing in lam)
+        step = max(1.0, abs(t_obs))
+        lo, hi = t_obs - step, t_obs + step
+        while f(lo) < 0:
+            lo -= step
+            step *= 2
+        step = max(1.0, abs(t_obs))
+        while f(hi) > 0:
+            hi += step
+            step *= 2
+        return brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)
+
+    return root(1 - a / 2), root(a / 2)
+
+
+def rank_biserial(x, y, *, zero_method: str = "wilcox") -> pd.DataFrame:
+    """Matched-pairs rank-biserial correlation of the change T1 - T0 (Kerby's simple difference).
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons.
+    zero_method : {"wilcox", "pratt"}
+        As in :func:`wilcoxon_signed_rank`, so that the effect size matches the test.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``n``, ``n_excluded_missing``, ``n_zero``, ``zero_method``, ``r_plus``,
+        ``r_minus``, ``rank_biserial``.
+
+    Notes
+    -----
+    ``r_rb = (R+ - R-) / S`` where ``R+`` and ``R-`` are the sums of the ranks of ``|d|`` for
+    positive and negative changes and ``S`` the sum of all ranks (Kerby 2014, "simple difference
+    formula"; King, Rosopa & Minium 2011). Range -1 to 1; positive when T1 tends to be higher.
+    With "wilcox" zeros are dropped first, so ``S = R+ + R- = m(m+1)/2`` for the ``m`` non-zero
+    differences (as pingouin's ``wilcoxon``). With "pratt" the zeros keep their ranks in ``S``,
+    which pulls ``r_rb`` towards 0 (a zero is evidence of no change). When every difference is
+    zero, ``R+ = R- = 0`` and ``r_rb`` is defined as 0 (no change in either direction), so a
+    bootstrap resample of only zeros counts as "no change" instead of making the interval NaN.
+
+    References
+    ----------
+    .. [1] Kerby, D. S. (2014). The simple difference formula: An approach to teaching
+       nonparametric correlation. *Comprehensive Psychology*, 3, 11.IT.3.1.
+
+    Examples
+    --------
+    >>> rank_biserial([0, 0, 0, 0], [1, 2, -3, 4])[["r_plus", "r_minus", "rank_biserial"]]
+       r_plus  r_minus  rank_biserial
+    0     7.0      3.0            0.4
+    """
+    _check_choice(zero_method, _ZERO_METHODS, "zero_method")
+    x, y, n_missing = _as_pairs(x, y)
+    n = x.size
+    _need(n, 1, "The rank-biserial correlation")
+    d_all = y - x
+    d, ranks, pos, neg = _signed_ranks(d_all, zero_method)
+    r_plus, r_minus = float(ranks[pos].sum()), float(ranks[neg].sum())
+    total = float(ranks.sum())
+    return pd.DataFrame(
+        {
+            "n": n,
+            "n_excluded_missing": n_missing,
+            "n_zero": int((d_all == 0).sum()),
+            "zero_method": zero_method,
+            "r_plus": r_plus,
+            "r_minus": r_minus,
+            "rank_biserial": (r_plus - r_minus) / total if total > 0 else 0.0,
+        },
+        index=[0],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# bootstrap
+# --------------------------------------------------------------------------------------------
+def bootstrap_ci(
+    x,
+    y,
+    *,
+    statistic: str = "mean",
+    zero_method: str = "wilcox",
+    ci_method: str = "BCa",
+    n_resamples: int | None = None,
+    seed: int | None = None,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """Bootstrap confidence interval of a paired-change statistic (resampling persons).
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons.
+    statistic : {"mean", "median", "dz", "rank_biserial"}
+        Mean change, median change, Cohen's d_z, or the rank-biserial correlation (with
+        ``zero_method``).
+    zero_method : {"wilcox", "pratt"}
+        Only for ``statistic="rank_biserial"``.
+    ci_method : {"BCa", "percentile", "basic"}
+        Passed to :func:`scipy.stats.bootstrap`. Default BCa.
+    n_resamples, seed : int, optional
+        Default: ``bootstrap_resamples`` (9999) and ``seed`` from ``analysis/study.yaml``.
+    confidence_level : float
+        Level of the two-sided interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``statistic``, ``n``, ``n_excluded_missing``, ``estimate``, ``ci_low``,
+        ``ci_high``, ``ci_method`` (e.g. "BCa bootstrap"), ``n_resamples``, ``seed``,
+        ``confidence_level``.
+
+    Notes
+    -----
+    Persons are resampled with replacement, i.e. the changes ``d = y - x`` are resampled, which
+    keeps each T0 with its own T1. The interval is scipy's ``bootstrap`` (scipy 1.17) with the
+    bias-corrected and accelerated (BCa) method by default (Efron 1987; Efron & Tibshirani 1993,
+    ch. 14): second-order accurate, and it corrects for the skew and bias that small samples of
+    bounded scale scores have; the acceleration comes from the jackknife. The generator is
+    ``numpy.random.default_rng(seed)``, fresh for every call, so a CI does not depend on which
+    other CIs were computed before it. When the bootstrap distribution is degenerate (e.g. all
+    changes equal) scipy warns and returns NaN limits; that is passed on, not replaced by
+    another method. This happens in particular for the rank-biserial correlation when every
+    change goes the same way (r_rb = +/-1 in every resample and jackknife sample); the
+    ``ci_method="percentile"`` interval then collapses to the point and says as little. For the
+    median of discrete scores the bootstrap distribution is lumpy and
+    the interval is rough whatever the method. For ``statistic="dz"`` a resample whose changes
+    are all equal has no SD and an undefined d_z (NaN); then the BCa interval is NaN too -- use
+    the noncentral-t interval of :func:`cohen_dz`, which is the primary interval for d_z.
+
+    References
+    ----------
+    .. [1] Efron, B. (1987). Better bootstrap confidence intervals. *JASA*, 82(397), 171-185.
+    .. [2] Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman &
+       Hall.
+
+    Examples
+    --------
+    >>> r = bootstrap_ci([1, 2, 3, 4, 5, 6], [2, 4, 3, 7, 6, 9], n_resamples=999, seed=1)
+    >>> r[["statistic", "estimate", "ci_method", "n_resamples"]]
+      statistic  estimate      ci_method  n_resamples
+    0      mean  1.666667  BCa bootstrap          999
+    >>> bool(r.ci_low.iloc[0] < 1.666667 < r.ci_high.iloc[0])
+    True
+    """
+    _check_choice(statistic, ("mean", "median", "dz", "rank_biserial"), "statistic")
+    _check_choice(zero_method, _ZERO_METHODS, "zero_method")
+    _check_choice(ci_method, _CI_METHODS, "ci_method")
+    _check_level(confidence_level)
+    n_resamples, seed = _bootstrap_defaults(n_resamples, seed)
+    x, y, n_missing = _as_pairs(x, y)
+    n = x.size
+    _need(n, 2, "A bootstrap interval")
+    d = y - x
+    fun = {
+        "mean": lambda a, axis=-1: np.mean(a, axis=axis),
+        "median": lambda a, axis=-1: np.median(a, axis=axis),
+        "dz": _dz_stat,
+        "rank_biserial": _rbc_stat(zero_method),
+    }[statistic]
+    estimate = float(fun(d))
+    res = st.bootstrap(
+        (d,),
+        fun,
+        n_resamples=n_resamples,
+        vectorized=True,
+        axis=-1,
+        confidence_level=confidence_level,
+        method=ci_method,
+        rng=np.random.default_rng(seed),
+    )
+    return pd.DataFrame(
+        {
+            "statistic": statistic,
+            "n": n,
+            "n_excluded_missing": n_missing,
+            "estimate": estimate,
+            "ci_low": float(res.confidence_interval.low),
+            "ci_high": float(res.confidence_interval.high),
+            "ci_method": f"{ci_method} bootstrap",
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "confidence_level": confidence_level,
+        },
+        index=[0],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# everything for one outcome
+# --------------------------------------------------------------------------------------------
+def paired_change(
+    x,
+    y,
+    *,
+    zero_method: str = "wilcox",
+    alternative: str = "two-sided",
+    ci_method: str = "BCa",
+    n_resamples: int | None = None,
+    seed: int | None = None,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """Change from T0 to T1 for one outcome: estimates, tests and effect sizes in one row.
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons (equal length, same order; two Series must have
+        identical indexes). Pairs with a missing value at either wave are left out.
+    zero_method : {"wilcox", "pratt"}
+        Zero changes in the Wilcoxon test and the rank-biserial correlation; default "wilcox"
+        (dropped, as R's ``wilcox.test``).
+    alternative : {"two-sided", "greater", "less"}
+        For the two tests; intervals are always two-sided.
+    ci_method : {"BCa", "percentile", "basic"}
+        Bootstrap interval method (default BCa).
+    n_resamples, seed : int, optional
+        Bootstrap resamples and seed; default from ``analysis/study.yaml`` (9999, fixed seed).
+    confidence_level : float
+        Level of every interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with columns:
+
+        - ``n_pairs``, ``n_excluded_missing``
+        - ``mean_t0``, ``mean_t1``, ``mean_change``, ``sd_change``,
+          ``mean_change_ci_low``, ``mean_change_ci_high`` (bootstrap)
+        - ``median_change``, ``median_change_ci_low``, ``median_change_ci_high`` (bootstrap)
+        - ``t_test`` (name), ``t``, ``df``, ``p_t``, ``mean_change_t_ci_low``,
+          ``mean_change_t_ci_high`` (t-based interval)
+        - ``wilcoxon_test`` (name with method and zero handling), ``wilcoxon_method``,
+          ``zero_method``, ``n_zero``, ``ties``, ``r_plus``, ``r_minus``, ``p_wilcoxon``
+        - ``dz``, ``dz_ci_low``, ``dz_ci_high`` (noncentral t), ``dz_boot_ci_low``,
+          ``dz_boot_ci_high`` (bootstrap)
+        - ``rank_biserial``, ``rank_biserial_ci_low``, ``rank_biserial_ci_high`` (bootstrap)
+        - ``alternative``, ``confidence_level``, ``ci_method`` (e.g. "BCa bootstrap"),
+          ``n_resamples``, ``seed``
+
+    Notes
+    -----
+    The change is ``d = y - x`` (T1 minus T0); see :func:`paired_t`,
+    :func:`wilcoxon_signed_rank`, :func:`cohen_dz`, :func:`rank_biserial` and
+    :func:`bootstrap_ci` for the formulas, the zero and tie handling, and the deviations from
+    R and scipy. In short: Wilcoxon p exact (conditional on tied ranks) up to 200 non-zero
+    differences; zeros dropped by default; BCa bootstrap intervals resampling persons, 9999
+    resamples with the study's fixed seed; d_z interval from the noncentral t. Every bootstrap
+    interval uses a fresh generator from the same seed. Multiple outcomes: adjust ``p_t`` or
+    ``p_wilcoxon`` with :func:`holm`.
+
+    Examples
+    --------
+    Changes 1, 2, 0, 3, 1, 3, -1, 2: the zero is dropped, the ranks of the seven others are
+    2, 2, 2, 4.5, 4.5, 6.5, 6.5 and only the -1 (rank 2) is negative, so ``r_minus = 2``,
+    ``r_rb = (26 - 2) / 28`` and the exact two-sided p is 2 * 4/128 (4 of the 2^7 sign patterns
+    have ``r_minus <= 2``: none negative, or one of the three rank-2 values):
+
+    >>> r = paired_change([1, 2, 3, 4, 5, 6, 7, 8], [2, 4, 3, 7, 6, 9, 6, 10], n_resamples=999, seed=1)
+    >>> r[["n_pairs", "mean_change", "r_minus", "rank_biserial", "p_wilcoxon"]]
+       n_pairs  mean_change  r_minus  rank_biserial  p_wilcoxon
+    0        8        1.375      2.0       0.857143      0.0625
+    >>> r["wilcoxon_test"].iloc[0]
+    'Wilcoxon signed-rank test (exact, conditional on tied ranks; zeros dropped)'
+    """
+    _check_choice(zero_method, _ZERO_METHODS, "zero_method")
+    _check_choice(ci_method, _CI_METHODS, "ci_method")
+    n_resamples, seed = _bootstrap_defaults(n_resamples, seed)
+    xs, ys, n_missing = _as_pairs(x, y)
+    _need(xs.size, 2, "paired_change")
+    t = paired_t(xs, ys, alternative=alternative, confidence_level=confidence_level).iloc[0]
+    w = wilcoxon_signed_rank(xs, ys, zero_method=zero_method, alternative=alternative).iloc[0]
+    dz = cohen_dz(xs, ys, confidence_level=confidence_level).iloc[0]
+    rb = rank_biserial(xs, ys, zero_method=zero_method).iloc[0]
+    boot = {
+        s: bootstrap_ci(
+            xs,
+            ys,
+            statistic=s,
+            zero_method=zero_method,
+            ci_method=ci_method,
+            n_resamples=n_resamples,
+            seed=seed,
+            confidence_level=confidence_level,
+        ).iloc[0]
+        for s in ("mean", "median", "dz", "rank_biserial")
+    }
+    d = ys - xs
+    row = {
+        "n_pairs": xs.size,
+        "n_excluded_missing": n_missing,
+        "mean_t0": xs.mean(),
+        "mean_t1": ys.mean(),
+        "mean_change": d.mean(),
+        "sd_change": d.std(ddof=1),
+        "mean_change_ci_low": boot["mean"]["ci_low"],
+        "mean_change_ci_high": boot["mean"]["ci_high"],
+        "median_change": float(np.median(d)),
+        "median_change_ci_low": boot["median"]["ci_low"],
+        "median_change_ci_high": boot["median"]["ci_high"],
+        "t_test": t["test"],
+        "t": t["t"],
+        "df": t["df"],
+        "p_t": t["p"],
+        "mean_change_t_ci_low": t["ci_low"],
+        "mean_change_t_ci_high": t["ci_high"],
+        "wilcoxon_test": w["test"],
+        "wilcoxon_method": w["method"],
+        "zero_method": zero_method,
+        "n_zero": w["n_zero"],
+        "ties": w["ties"],
+        "r_plus": w["r_plus"],
+        "r_minus": w["r_minus"],
+        "p_wilcoxon": w["p"],
+        "dz": dz["dz"],
+        "dz_ci_low": dz["ci_low"],
+        "dz_ci_high": dz["ci_high"],
+        "dz_boot_ci_low": boot["dz"]["ci_low"],
+        "dz_boot_ci_high": boot["dz"]["ci_high"],
+        "rank_biserial": rb["rank_biserial"],
+        "rank_biserial_ci_low": boot["rank_biserial"]["ci_low"],
+        "rank_biserial_ci_high": boot["rank_biserial"]["ci_high"],
+        "alternative": alternative,
+        "confidence_level": confidence_level,
+        "ci_method": f"{ci_method} bootstrap",
+        "n_resamples": n_resamples,
+        "seed": seed,
+    }
+    return pd.DataFrame(row, index=[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Holm
+# --------------------------------------------------------------------------------------------
+def holm(pvalues, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Holm's step-down adjustment of a family of p-values.
+
+    Parameters
+    ----------
+    pvalues : array-like or pandas.Series
+        One p-value per outcome. A Series keeps its index (e.g. outcome names) in the result.
+    alpha : float
+        Family-wise error rate for the ``reject`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per p-value, in the input order and with the input index: ``p``, ``p_holm``,
+        ``reject`` (``p_holm <= alpha``), ``m`` (family size used).
+
+    Notes
+    -----
+    Sort the ``m`` p-values ascending, ``p_(1) <= ... <= p_(m)``. The adjusted values are
+    ``p_holm_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))`` (Holm 1979); an outcome is rejected
+    when its adjusted value is at most ``alpha``, which is the same as Holm's sequential rule.
+    Identical to R's ``p.adjust(p, "holm")`` and statsmodels' ``multipletests(p,
+    method="holm")``. Missing p-values (a test that could not be computed) stay missing and are
+    not counted in ``m`` -- as R's ``p.adjust`` does; statsmodels would fail on them. A value
+    outside [0, 1] raises ``ValueError``.
+
+    References
+    ----------
+    .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+       *Scandinavian Journal of Statistics*, 6(2), 65-70.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, 0.005])
+           p  p_holm  reject  m
+    0  0.010    0.03    True  4
+    1  0.040    0.06   False  4
+    2  0.030    0.06   False  4
+    3  0.005    0.02    True  4
+    """
+    if not (0 < alpha < 1):
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
+    index = pvalues.index if isinstance(pvalues, pd.Series) else None
+    p = np.asarray(pd.to_numeric(pd.Series(np.asarray(pvalues, dtype=object).ravel()), errors="coerce"), dtype=float)
+    if np.ndim(pvalues) != 1:
+        raise ValueError("pvalues must be one-dimensional.")
+    given = pd.Series(np.asarray(pvalues, dtype=object).ravel())
+    if (given.notna() & np.isnan(p)).any():
+        raise ValueError(f"pvalues must be numbers; got {given[given.notna() & np.isnan(p)].iloc[0]!r}.")
+    ok = ~np.isnan(p)
+    if ((p[ok] < 0) | (p[ok] > 1)).any():
+        raise ValueError("p-values must lie in [0, 1].")
+    m = int(ok.sum())
+    adj = np.full(p.size, np.nan)
+    if m:
+        pv = p[ok]
+        order = np.argsort(pv, kind="mergesort")
+        stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * pv[order]))
+        out = np.empty(m)
+        out[order] = stepped
+        adj[ok] = out
+    reject = pd.array(np.where(ok, adj <= alpha, False), dtype="boolean")
+    reject[~ok] = pd.NA
+    return pd.DataFrame({"p": p, "p_holm": adj, "reject": reject, "m": m}, index=index)
+
+
+# --------------------------------------------------------------------------------------------
+# reliable change
+# --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def _load_reliability(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)["scales"]
+
+
+def load_reliability(path: str | Path | None = None) -> pd.DataFrame:
+    """The reliability table (``analysis/reliability.yaml``), one row per scale.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``scale``; columns ``reliability`` (NaN when not verified), ``kind``,
+        ``higher_is_better``, ``verified``, ``source``.
+
+    Examples
+    --------
+    >>> float(load_reliability().loc["who5", "reliability"])
+    0.81
+    """
+    scales = _load_reliability(str(path or RELIABILITY_FILE))
+    rows = {
+        k: {
+            "reliability": np.nan if v.get("reliability") is None else float(v["reliability"]),
+            "kind": v.get("kind"),
+            "higher_is_better": bool(v["higher_is_better"]),
+            "verified": bool(v.get("verified", False)),
+            "source": " ".join(str(v.get("source", "")).split()),
+        }
+        for k, v in scales.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scale")
+
+
+def reliable_change(
+    x,
+    y,
+    *,
+    scale: str | None = None,
+    reliability: float | None = None,
+    higher_is_better: bool | None = None,
+    sd_t0: float | None = None,
+    criterion: float = 1.96,
+    reliability_file: str | Path | None = None,
+) -> pd.DataFrame:
+    """Jacobson-Truax reliable change index per person: improved / unchanged / worse.
+
+    Parameters
+    ----------
+    x, y : array-like
+        T0 and T1 values of the same persons. A Series index (person IDs) is kept.
+    scale : str, optional
+        Key in ``analysis/reliability.yaml`` (e.g. ``"who5"``, ``"djg_total"``) giving the
+        reliability and the direction. Explicit ``reliability`` / ``higher_is_better`` override
+        it.
+    reliability : float, optional
+        r_xx in (0, 1). Required when ``scale`` has no verified value in the YAML.
+    higher_is_better : bool, optional
+        Direction of improvement. Required when no ``scale`` is given.
+    sd_t0 : float, optional
+        SD used for the standard error of measurement. Default: the SD (n - 1) of all
+        available T0 scores (including persons without T1: the baseline sample).
+    criterion : float
+        |RCI| above this is a reliable change (1.96: two-sided 5%).
+    reliability_file : path, optional
+        Another YAML with the same layout.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per person (input order and index): ``t0``, ``t1``, ``change``, ``rci``,
+        ``category`` ("improved", "unchanged", "worse"; missing when either wave is missing),
+        and the constants used: ``reliability``, ``sd_t0``, ``s_diff``, ``higher_is_better``.
+
+    Raises
+    ------
+    ValueError
+        If the reliability is unknown (``null`` in the YAML and not given), not in (0, 1), the
+        direction is unknown, or the input is not paired.
+
+    Notes
+    -----
+    Jacobson & Truax (1991): ``SE = SD_T0 * sqrt(1 - r_xx)``, ``S_diff = sqrt(2 * SE**2)``,
+    ``RCI = (x_T1 - x_T0) / S_diff``. ``|RCI| > criterion`` is a reliable change; its sign and
+    ``higher_is_better`` decide improved or worse (for the loneliness scale, lower is better).
+    Jacobson & Truax take SD_T0 from a pre-treatment or normative sample; here, by default,
+    from this study's T0 scores, all of them, also of persons seen only at T0 (pass ``sd_t0``
+    to use a normative SD). A reliability that
+    could not be verified is never guessed: it must be in the YAML with its source or given
+    by the caller.
+
+    References
+    ----------
+    .. [1] Jacobson, N. S., & Truax, P. (1991). Clinical significance: A statistical approach
+       to defining meaningful change in psychotherapy research. *Journal of Consulting and
+       Clinical Psychology*, 59(1), 12-19.
+
+    Examples
+    --------
+    >>> r = reliable_change([10, 12, 14, 16, 18], [15, 13, 10, 16, 22],
+    ...                     reliability=0.8, higher_is_better=True)
+    >>> r[["change", "rci", "category"]]
+       change  rci   category
+    0     5.0  2.5   improved
+    1     1.0  0.5  unchanged
+    2    -4.0 -2.0      worse
+    3     0.0  0.0  unchanged
+    4     4.0  2.0   improved
+    """
+    if scale is not None:
+        table = load_reliability(reliability_file)
+        if scale not in table.index:
+            raise ValueError(f"scale {scale!r} is not in the reliability file; known: {list(table.index)}.")
+        entry = table.loc[scale]
+        if reliability is None:
+            if np.isnan(entry["reliability"]):
+                raise ValueError(
+                    f"No verified reliability for scale {scale!r} in reliability.yaml (source: "
+                    f"{entry['source']}). Fill it in there with its source, or pass reliability= "
+                    "with a cited value; the RCI is not computed with a guessed reliability."
+                )
+            reliability = float(entry["reliability"])
+        if higher_is_better is None:
+            higher_is_better = bool(entry["higher_is_better"])
+    if reliability is None:
+        raise ValueError("Give scale= (a key of reliability.yaml) or reliability= (r_xx with its source).")
+    if higher_is_better is None:
+        raise ValueError("Give higher_is_better= (or a scale= whose direction is in reliability.yaml).")
+    if not (0 < reliability < 1):
+        raise ValueError(f"reliability must lie strictly between 0 and 1, got {reliability!r}.")
+    if criterion <= 0:
+        raise ValueError(f"criterion must be positive, got {criterion!r}.")
+
+    index = x.index if isinstance(x, pd.Series) else (y.index if isinstance(y, pd.Series) else None)
+    _as_pairs(x, y)  # validates pairing (lengths, indexes, numbers)
+    xa = np.asarray(pd.to_numeric(pd.Series(np.asarray(x, dtype=object)), errors="raise"), dtype=float)
+    ya = np.asarray(pd.to_numeric(pd.Series(np.asarray(y, dtype=object)), errors="raise"), dtype=float)
+    if sd_t0 is None:
+        baseline = xa[~np.isnan(xa)]
+        _need(baseline.size, 2, "The SD of T0 for the RCI")
+        sd_t0 = float(np.std(baseline, ddof=1))
+    if not (sd_t0 > 0):
+        raise ValueError(f"sd_t0 must be positive, got {sd_t0!r}.")
+    se = sd_t0 * np.sqrt(1 - reliability)
+    s_diff = np.sqrt(2 * se**2)
+    change = ya - xa
+    rci = change / s_diff
+    better = rci if higher_is_better else -rci
+    category = np.where(better > criterion, "improved", np.where(better < -criterion, "worse", "unchanged"))
+    cat = pd.Categorical(
+        np.where(np.isnan(rci), None, category), categories=["improved", "unchanged", "worse"]
+    )
+    return pd.DataFrame(
+        {
+            "t0": xa,
+            "t1": ya,
+            "change": change,
+            "rci": rci,
+            "category": cat,
+            "reliability": reliability,
+            "sd_t0": sd_t0,
+            "s_diff": s_diff,
+            "higher_is_better": bool(higher_is_better),
+        },
+        index=index,
+    )
+
+
+def reliable_change_counts(rci: pd.DataFrame) -> pd.DataFrame:
+    """Counts of improved / unchanged / worse from :func:`reliable_change`.
+
+    Parameters
+    ----------
+    rci : pandas.DataFrame
+        The result of :func:`reliable_change` (its ``category`` column is used).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Three rows (improved, unchanged, worse): ``category``, ``n``, ``proportion`` (of the
+        persons with both waves), ``n_classified``, ``n_missing``.
+
+    Examples
+    --------
+    >>> r = reliable_change([10, 12, 14, 16, 18], [15, 13, 10, 16, 22],
+    ...                     reliability=0.8, higher_is_better=True)
+    >>> reliable_change_counts(r)[["category", "n", "proportion"]]
+        category  n  proportion
+    0   improved  2         0.4
+    1  unchanged  2         0.4
+    2      worse  1         0.2
+    """
+    if not isinstance(rci, pd.DataFrame) or "category" not in rci.columns:
+        raise ValueError("Pass the DataFrame returned by reliable_change() (it needs a 'category' column).")
+    cat = pd.Categorical(rci["category"], categories=["improved", "unchanged", "worse"])
+    counts = pd.Series(cat).value_counts(sort=False)
+    n_classified = int(counts.sum())
+    return pd.DataFrame(
+        {
+            "category": list(counts.index.astype(str)),
+            "n": counts.to_numpy().astype(int),
+            "proportion": counts.to_numpy() / n_classified if n_classified else np.nan,
+            "n_classified": n_classified,
+            "n_missing": int(pd.isna(cat).sum()),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# power
+# --------------------------------------------------------------------------------------------
+def minimum_detectable_effect(
+    n_pairs: int, *, sd_change: float | None = None, power: float = 0.8, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Smallest standardised change (d_z) a two-sided paired t-test detects with given power.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Number of complete pairs.
+    sd_change : float, optional
+        SD of the changes, to express the effect in scale units.
+    power, alpha : float
+        Power (default 0.8) and two-sided significance level (default 0.05).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``test``, ``n_pairs``, ``alpha``, ``power``, ``alternative``, ``dz``,
+        ``sd_change``, ``change`` (``dz * sd_change``; NaN without ``sd_change``).
+
+    Notes
+    -----
+    Solves ``power = P(|T| > t_{1-alpha/2, n-1})`` for ``d_z``, with ``T`` noncentral t
+    (``n - 1`` df, noncentrality ``d_z * sqrt(n)``), using statsmodels ``TTestPower``
+    (one-sample / paired t). In scale units the detectable mean change is ``d_z * SD(d)``.
+
+    References
+    ----------
+    .. [1] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences* (2nd ed.).
+
+    Examples
+    --------
+    >>> r = minimum_detectable_effect(21, sd_change=10)
+    >>> round(float(r.dz.iloc[0]), 3), round(float(r.change.iloc[0]), 2)
+    (0.643, 6.43)
+    """
+    from statsmodels.stats.power import TTestPower
+
+    if int(n_pairs) != n_pairs or n_pairs < 2:
+        raise ValueError(f"n_pairs must be a whole number of at least 2, got {n_pairs!r}.")
+    if not (0 < alpha < 1) or not (0 < power < 1):
+        raise ValueError(f"alpha and power must lie between 0 and 1, got {alpha!r} and {power!r}.")
+    if sd_change is not None and not (sd_change > 0):
+        raise ValueError(f"sd_change must be positive, got {sd_change!r}.")
+    dz = float(
+        TTestPower().solve_power(effect_size=None, nobs=int(n_pairs), alpha=alpha, power=power, alternative="two-sided")
+    )
+    return pd.DataFrame(
+        {
+            "test": "paired t-test",
+            "n_pairs": int(n_pairs),
+            "alpha": alpha,
+            "power": power,
+            "alternative": "two-sided",
+            "dz": dz,
+            "sd_change": np.nan if sd_change is None else float(sd_change),
+            "change": np.nan if sd_change is None else dz * float(sd_change),
+        },
+        index=[0],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# mixed model sensitivity analysis
+# --------------------------------------------------------------------------------------------
+def mixed_model_wave(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    wave: str = "wave",
+    person: str = "person",
+    site: str | None = "site",
+    levels: Sequence[str] = ("T0", "T1"),
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """Wave effect from a linear mixed model: outcome ~ wave + site, random intercept per person.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long table, one row per person per wave. Not modified.
+    outcome : str
+        Outcome column (numeric).
+    wave, person : str
+        Columns with the wave label and the (pseudonymised) person ID.
+    site : str or None
+        Site column, entered as a fixed effect. ``None`` leaves site out (e.g. a per-site
+        model); a site column with a single site raises ``ValueError`` (pass ``site=None``).
+    levels : pair of str
+        The wave labels (T0, T1); other labels raise ``ValueError``.
+    confidence_level : float
+        Level of the Wald interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``model`` (formula and method), ``term``, ``estimate`` (mean T1 - T0 change),
+        ``se``, ``z``, ``p``, ``ci_low``, ``ci_high``, ``n_obs``, ``n_persons``,
+        ``n_complete_pairs``, ``n_sites``, ``person_variance``, ``residual_variance``,
+        ``converged``, ``fit_warnings``.
+
+    Notes
+    -----
+    ``outcome_ij = b0 + b1 [wave_ij = T1] + site effects + u_i + e_ij``, ``u_i ~ N(0, s2_u)``,
+    fitted by REML with statsmodels ``MixedLM``. Unlike the paired tests it uses persons seen
+    only once (drop-outs, under missing-at-random), which is why it is the sensitivity analysis
+    (STUDY.md section 6). With complete, balanced pairs and a positive person variance, ``b1``
+    equals the mean paired change and its SE the paired-t SE. statsmodels reports Wald z tests
+    and normal intervals (not t with Kenward-Roger df as R's lmerTest would), which are
+    anti-conservative for small n. Rows with a missing outcome are left out (counted in
+    ``n_obs``). Warnings from the fit (e.g. a person variance on the boundary) are returned in
+    ``fit_warnings``, not hidden.
+
+    References
+    ----------
+    .. [1] Laird, N. M., & Ware, J. H. (1982). Random-effects models for longitudinal data.
+       *Biometrics*, 38(4), 963-974.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> long = pd.DataFrame({
+    ...     "person": ["a", "a", "b", "b", "c", "c", "d", "d"],
+    ...     "wave": ["T0", "T1"] * 4,
+    ...     "score": [10, 12, 14, 17, 9, 10, 12, 16]})
+    >>> r = mixed_model_wave(long, "score", site=None)
+    >>> round(float(r.estimate.iloc[0]), 6), int(r.n_persons.iloc[0])
+    (2.5, 4)
+    """
+    import statsmodels.formula.api as smf
+
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError("data must be a long DataFrame (one row per person per wave).")
+    _check_level(confidence_level)
+    needed = [outcome, wave, person] + ([site] if site is not None else [])
+    absent = [c for c in needed if c not in data.columns]
+    if absent:
+        raise ValueError(f"column(s) {absent} not in data; available: {list(data.columns)}.")
+    levels = list(levels)
+    if len(levels) != 2:
+        raise ValueError(f"levels must name two waves (T0, T1), got {levels}.")
+    unknown = set(data[wave].dropna().unique()) - set(levels)
+    if unknown or data[wave].isna().any():
+        raise ValueError(f"wave column {wave!r} has values {sorted(map(str, unknown)) or ['<missing>']} outside {levels}.")
+    for col in [person] + ([site] if site is not None else []):
+        if data[col].isna().any():
+            raise ValueError(f"column {col!r} has missing values; every row needs a {col}.")
+    if data.duplicated([person, wave]).any():
+        raise ValueError("More than one row for the same person and wave; one row per person per wave is required.")
+    try:
+        y = pd.to_numeric(data[outcome], errors="raise").astype(float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"outcome {outcome!r} must be numeric: {exc}") from None
+    frame = pd.DataFrame(
+        {
+            "y": y.to_numpy(),
+            "t1": (data[wave] == levels[1]).astype(float).to_numpy(),
+            "person": data[person].astype(str).to_numpy(),
+        }
+    )
+    formula = "y ~ t1"
+    if site is not None:
+        frame["site"] = data[site].astype(str).to_numpy()
+    frame = frame[frame["y"].notna()].reset_index(drop=True)
+    n_sites = int(frame["site"].nunique()) if site is not None else np.nan
+    if site is not None:
+        if n_sites < 2:
+            raise ValueError(
+                f"Only one site in {site!r}: a site effect cannot be estimated. Pass site=None for a per-site model."
+            )
+        formula += " + C(site)"
+    if frame["t1"].nunique() < 2:
+        raise ValueError("Both waves are needed (after dropping missing outcomes).")
+    per_person = frame.groupby("person")["t1"].nunique()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = smf.mixedlm(formula, frame, groups=frame["person"]).fit(reml=True)
+    a = 1 - confidence_level
+    est, se = float(fit.fe_params["t1"]), float(fit.bse_fe["t1"])
+    zq = st.norm.ppf(1 - a / 2)
+    z = est / se
+    return pd.DataFrame(
+        {
+            "model": f"{outcome} ~ wave{' + site' if site is not None else ''} + (1 | person); MixedLM REML, Wald z",
+            "term": f"wave ({levels[1]} vs {levels[0]})",
+            "estimate": est,
+            "se": se,
+            "z": z,
+            "p": float(2 * st.norm.sf(abs(z))),
+            "ci_low": est - zq * se,
+            "ci_high": est + zq * se,
+            "n_obs": len(frame),
+            "n_persons": int(frame["person"].nunique()),
+            "n_complete_pairs": int((per_person == 2).sum()),
+            "n_sites": n_sites,
+            "person_variance": float(fit.cov_re.iloc[0, 0]),
+            "residual_variance": float(fit.scale),
+            "converged": bool(fit.converged),
+            "fit_warnings": "; ".join(sorted({f"{w.category.__name__}: {w.message}" for w in caught})),
+        },
+        index=[0],
+    )
