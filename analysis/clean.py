@@ -1,0 +1,727 @@
+"""Cleaning: raw exports → tidy, typed, pseudonymised tables, every change logged.
+
+Everything source-specific comes from ``analysis/codebook.yaml``; this module only knows the
+*kinds* of mapping (coded value, multi-select as columns or as a separated list, number, date,
+age text, free text). Rules, each logged in the cleaning log with the rule's name:
+
+* a known spelling or label variant becomes its code (logged when the raw text differs from the
+  export's usual label for that code: case, spaces, typos, other labels);
+* a "missing" answer (weet niet, wil niet zeggen, SPSS user-missing 98/99) becomes missing
+  (logged with the reason); an empty cell is simply missing (not logged);
+* an unknown code, an unreadable number or a missing column stops with :class:`RawDataError`
+  naming file, row and column (never turned into missing silently);
+* out-of-range numbers and impossible dates become missing (logged);
+* a birth year typed as age becomes the age in the survey year (logged);
+* a postcode written in full becomes its PC4 (logged with the letters masked);
+* multi-select answers of a question that did not apply become missing (logged when ticked);
+* free-text and direct-identifier columns are never read into the tidy tables;
+* duplicate forms and empty forms are removed (one log row per removed row), and
+  rows in = rows kept + rows removed is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import codebook as cbmod
+from analysis import config
+from analysis.cleanlog import CleaningLog
+from analysis.readers import ROW, RawDataError, read_delimited, read_excel_sheet, read_sav
+
+FILE = "_file"
+#: Environment variable holding the secret key for pseudonymised IDs.
+KEY_ENV = "KRACHTPUNTEN_PSEUDONYM_KEY"
+#: Documented default key, for the synthetic data only (README, "Real data").
+SYNTHETIC_KEY = "krachtpunten-synthetic-data"
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _required_columns(cb: cbmod.Codebook, source: str) -> list[str]:
+    cols: list[str] = []
+    for var, spec in cb.source(source)["columns"].items():
+        if cb.variable(var)["type"] == "text":
+            continue  # free text is optional: never read
+        if "columns" in spec:
+            cols.extend(spec["columns"])
+        else:
+            cols.append(spec["column"])
+    doc = cb.source(source).get("document")
+    if doc:
+        cols.append(doc["column"])
+    return cols
+
+
+def read_source(raw_dir: Path, source: str, cb: cbmod.Codebook, site: str | None = None) -> list[tuple[pd.DataFrame, str, dict]]:
+    """Read one source's raw file(s): ``[(raw frame, file name, context)]``.
+
+    ``context`` carries what the file itself says, e.g. the wave of an interview sheet or SPSS
+    user-missing declarations. Workbooks with a sheet per wave give one item per sheet.
+    """
+    src = cb.source(source)
+    name = cb.file_name(source, site)
+    path = Path(raw_dir) / name
+    if not path.is_file():
+        raise RawDataError(path, f"not found in {raw_dir}; the codebook (sources.{source}.file) expects it there")
+    required = _required_columns(cb, source)
+    fmt, read = src["format"], src.get("read", {})
+    if fmt == "csv":
+        return [(read_delimited(path, sep=read["sep"], encoding=read.get("encoding", "utf-8-sig"), required=required), name, {})]
+    if fmt == "xlsx":
+        if "sheets" in read:
+            return [
+                (read_excel_sheet(path, sheet=sheet, required=required), f"{name}[{sheet}]", {"wave": wave})
+                for sheet, wave in read["sheets"].items()
+            ]
+        return [(read_excel_sheet(path, sheet=read.get("sheet", 0), required=required), name, {})]
+    if fmt == "sav":
+        frame, meta = read_sav(path, required=required)
+        return [(frame, name, {"sav_missing": _sav_missing(meta)})]
+    raise ValueError(f"unknown format {fmt!r} for source {source!r}")
+
+
+def _sav_missing(meta) -> dict[str, set]:
+    """Per column, the user-missing codes the SPSS file declares (discrete values and ranges)."""
+    out: dict[str, set] = {}
+    for col, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
+        vals = set()
+        for r in ranges:
+            lo, hi = r["lo"], r["hi"]
+            vals.update(range(int(lo), int(hi) + 1) if hi - lo < 1000 else {lo, hi})
+        out[col] = vals
+    return out
+
+
+# --- mapping one source -----------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    cb: cbmod.Codebook
+    source: str
+    file: str
+    log: CleaningLog
+    raw: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rows(self) -> pd.Series:
+        return self.raw[ROW]
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Raw cells as text: numbers written without a trailing .0; missing as ''."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+    return series.map(one).astype(object)
+
+
+def _missing_reason(ctx: _Ctx, column: str, text: pd.Series, norm: pd.Series) -> pd.Series:
+    """Reason a raw cell means 'missing' (``""`` when it does not)."""
+    miss = {str(k): v for k, v in ctx.cb.missing_values(ctx.source).items()}
+    steps = ctx.cb.source(ctx.source).get("normalise", [])
+    miss = {cbmod.normalise_text(k, steps): v for k, v in miss.items()}
+    declared = ctx.extra.get("sav_missing", {}).get(column)
+    reason = norm.map(lambda v: miss.get(v, "")).astype(object)
+    if declared is not None:
+        # SPSS: only codes the file declares user-missing for this column mean missing
+        codes = {str(int(c)) if float(c).is_integer() else str(c) for c in declared}
+        reason = reason.where(norm.isin(codes) | (norm == ""), "")
+    return reason
+
+
+def _log_missing(ctx: _Ctx, column: str, text: pd.Series, reason: pd.Series) -> None:
+    coded = (reason != "") & (text.str.strip() != "")
+    if coded.any():
+        labels = {k: v["nl"] for k, v in ctx.cb.data.get("missing_reasons", {}).items()}
+        for why, idx in text[coded].groupby(reason[coded]).groups.items():
+            ctx.log.add_many(ctx.file, ctx.rows[idx], column, text[idx], "", f"missing: {labels.get(why, why)}")
+
+
+def _unknown(ctx: _Ctx, column: str, text: pd.Series, bad: pd.Series, allowed) -> RawDataError:
+    first = bad[bad].index[0]
+    values = sorted(set(text[bad]))
+    more = f" ({int(bad.sum())} cells, values {values[:5]})" if bad.sum() > 1 else ""
+    return RawDataError(
+        ctx.file,
+        f"unknown value {text[first]!r}{more}; allowed: {list(allowed)[:12]}. Add it as a variant "
+        f"under sources.{ctx.source}.columns in analysis/codebook.yaml, or correct the export",
+        row=int(ctx.rows[first]),
+        column=column,
+    )
+
+
+def _map_coded(ctx: _Ctx, var: str, spec: dict) -> pd.Series:
+    """A single-choice question: raw label → code, variants logged, unknown values an error."""
+    column = spec["column"]
+    text = _as_text(ctx.raw[column])
+    norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    reason = _missing_reason(ctx, column, text, norm)
+    _log_missing(ctx, column, text, reason)
+    vmap = {ctx.cb.normalise(ctx.source, str(k)): c for k, c in spec["values"].items()}
+    usual = {c: str(raws[0]) for c, raws in ctx.cb.raw_values(ctx.source, var).items()}
+    answered = (reason == "") & (norm != "")
+    codes = norm.map(vmap)
+    bad = answered & codes.isna()
+    if bad.any():
+        raise _unknown(ctx, column, text, bad, spec["values"])
+    codes = codes.where(answered)
+    variant = answered & (text != codes.map(usual))
+    if variant.any():
+        ctx.log.add_many(ctx.file, ctx.rows[variant], column, text[variant], codes[variant], "harmonised spelling or label variant")
+    return codes.astype(object)
+
+
+def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
+    """A multi-select question → one nullable boolean column per code."""
+    codes = ctx.cb.codes(var)
+    out = pd.DataFrame(False, index=ctx.raw.index, columns=[f"{var}_{c}" for c in codes], dtype="boolean")
+    if "columns" in spec:
+        selected = ctx.cb.normalise(ctx.source, str(spec["selected"]))
+        # not ticked: an empty cell; in numeric exports (SPSS 0/1 variables) also 0
+        unselected = {"", "0"} if isinstance(spec["selected"], int) else {""}
+        for raw_col, code in spec["columns"].items():
+            text = _as_text(ctx.raw[raw_col])
+            norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+            bad = ~norm.isin(unselected) & (norm != selected)
+            if bad.any():
+                raise _unknown(ctx, raw_col, text, bad, [spec["selected"], ""])
+            out[f"{var}_{code}"] = norm == selected
+        return out
+    column, sep = spec["column"], spec["sep"]
+    text = _as_text(ctx.raw[column])
+    vmap = {ctx.cb.normalise(ctx.source, str(k)): c for k, c in spec["values"].items()}
+    tokens = text.str.split(re.escape(sep), regex=True).explode()
+    tokens = tokens.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    tokens = tokens[tokens != ""]
+    mapped = tokens.map(vmap)
+    if mapped.isna().any():
+        idx = mapped[mapped.isna()].index[0]
+        raise RawDataError(
+            ctx.file,
+            f"unknown option {tokens[mapped.isna()].iloc[0]!r} in {text[idx]!r}; allowed: {list(spec['values'])[:12]}. "
+            f"Add it as a variant under sources.{ctx.source}.columns.{var} in analysis/codebook.yaml",
+            row=int(ctx.rows[idx]),
+            column=column,
+        )
+    for code, idx in mapped.groupby(mapped).groups.items():
+        out.loc[np.unique(idx), f"{var}_{code}"] = True
+    return out
+
+
+def _parse_number(ctx: _Ctx, column: str, integer: bool) -> pd.Series:
+    raw = ctx.raw[column]
+    text = _as_text(raw)
+    norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    reason = _missing_reason(ctx, column, text, norm)
+    _log_missing(ctx, column, text, reason)
+    use = (reason == "") & (norm != "")
+    values = pd.to_numeric(norm.where(use).str.replace(",", ".", regex=False), errors="coerce")
+    bad = use & values.isna()
+    if bad.any():
+        raise _unknown(ctx, column, text, bad, ["a number"])
+    if integer:
+        frac = values.notna() & (values % 1 != 0)
+        if frac.any():
+            raise _unknown(ctx, column, text, frac, ["a whole number"])
+        return values.astype("Int64")
+    return values.astype("Float64")
+
+
+def _parse_age_text(ctx: _Ctx, column: str, spec: dict, dates: pd.Series) -> pd.Series:
+    """"45", "45 jaar" or a birth year → age in years; a birth year becomes age in the survey year.
+
+    The birth date is not asked, so the age from a birth year is the difference of calendar
+    years (at most one year too high before the birthday); logged as such.
+    """
+    text = _as_text(ctx.raw[column])
+    norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    suffix = ctx.cb.normalise(ctx.source, spec.get("suffix", ""))
+    stripped = norm.str.removesuffix(suffix).str.strip() if suffix else norm
+    reason = _missing_reason(ctx, column, text, norm)
+    _log_missing(ctx, column, text, reason)
+    use = (reason == "") & (stripped != "")
+    values = pd.to_numeric(stripped.where(use), errors="coerce")
+    bad = use & (values.isna() | (values % 1 != 0))
+    if bad.any():
+        raise _unknown(ctx, column, text, bad, ["an age in years (e.g. 45 or '45 jaar') or a birth year"])
+    by = values >= spec.get("birth_year_from", 1900)
+    if by.any():
+        years = pd.to_datetime(dates).dt.year
+        no_date = by & years.isna()
+        if no_date.any():
+            # without a survey date the file's most common year is used (logged in the rule)
+            years = years.fillna(years.mode().iloc[0] if years.notna().any() else np.nan)
+        ages = years - values
+        values = values.where(~by, ages)
+        ctx.log.add_many(ctx.file, ctx.rows[by], column, text[by], values[by].astype("Int64"),
+                         "birth year converted to age in the survey year")
+    return values.astype("Int64")
+
+
+def _parse_date(ctx: _Ctx, column: str, spec: dict) -> pd.Series:
+    raw = ctx.raw[column]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return pd.to_datetime(raw).dt.normalize().astype("datetime64[ns]")
+    text = _as_text(raw)
+    norm = text.str.strip()
+    reason = _missing_reason(ctx, column, text, norm.map(lambda v: ctx.cb.normalise(ctx.source, v)))
+    _log_missing(ctx, column, text, reason)
+    use = (reason == "") & (norm != "")
+    kind = spec.get("parse")
+    if kind in ("datetime", "date") and spec.get("format"):
+        parsed = pd.to_datetime(norm.where(use), format=spec["format"], errors="coerce")
+    elif kind == "spss_date":
+        # pyreadstat returns dates already for date-formatted variables; numbers are SPSS seconds
+        nums = pd.to_numeric(norm.where(use), errors="coerce")
+        parsed = pd.to_datetime("1582-10-14") + pd.to_timedelta(nums, unit="s")
+        iso = pd.to_datetime(norm.where(use & nums.isna()), errors="coerce", format="ISO8601")
+        parsed = parsed.fillna(iso)
+    else:  # excel_date and ISO text
+        parsed = pd.to_datetime(norm.where(use), errors="coerce", format="ISO8601")
+    bad = use & parsed.isna()
+    if bad.any():
+        ctx.log.add_many(ctx.file, ctx.rows[bad], column, text[bad], "", "impossible or unreadable date set to missing")
+    return parsed.dt.normalize().astype("datetime64[ns]")
+
+
+def _check_range(ctx: _Ctx, var: str, column: str, values: pd.Series) -> pd.Series:
+    lo, hi = ctx.cb.value_range(var)
+    if lo is None and hi is None:
+        return values
+    out = pd.Series(False, index=values.index)
+    if lo is not None:
+        out |= values < lo
+    if hi is not None:
+        out |= values > hi
+    out = out.fillna(False).astype(bool)
+    if out.any():
+        ctx.log.add_many(ctx.file, ctx.rows[out], column, values[out], "", f"out of range [{lo}, {hi}]: set to missing")
+        values = values.mask(out)
+    return values
+
+
+def _pc4(ctx: _Ctx, var: str, column: str) -> pd.Series:
+    """Four-digit postcode; a full postcode (1234 AB) is shortened, its letters never logged."""
+    text = _as_text(ctx.raw[column]).str.strip()
+    full = text.str.fullmatch(r"[1-9][0-9]{3}\s?[A-Za-z]{2}")
+    if full.any():
+        ctx.log.add_many(ctx.file, ctx.rows[full], column, text[full].str[:4] + " **", text[full].str[:4],
+                         "full postcode shortened to PC4 (letters not kept)")
+    text = text.where(~full, text.str[:4])
+    pattern = ctx.cb.variable(var).get("pattern")
+    bad = (text != "") & ~text.str.fullmatch(pattern or r".*")
+    if bad.any():
+        ctx.log.add_many(ctx.file, ctx.rows[bad], column, "(invalid postcode)", "", "invalid postcode set to missing")
+    return text.where((text != "") & ~bad).astype(object)
+
+
+def _site(ctx: _Ctx, column: str) -> pd.Series:
+    text = _as_text(ctx.raw[column]).str.strip()
+    known = {s.upper(): s for s in ctx.cb.sites}
+    codes = text.str.upper().map(known)
+    bad = codes.isna()
+    if bad.any():
+        raise _unknown(ctx, column, text, bad, list(ctx.cb.sites))
+    return codes.astype(object)
+
+
+def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: CleaningLog, file: str, extra: dict | None = None) -> pd.DataFrame:
+    """Map one raw table through its codebook source into tidy columns (plus ``_row``/``_file``).
+
+    Free-text variables are not read; identifiers are kept raw here and pseudonymised later.
+    """
+    ctx = _Ctx(cb, source, file, log, raw, extra or {})
+    cols = cb.source(source)["columns"]
+    out: dict[str, pd.Series | pd.DataFrame] = {}
+    # dates first: age from a birth year needs the survey date
+    for var, spec in cols.items():
+        if cb.variable(var)["type"] == "date":
+            out[var] = _parse_date(ctx, spec["column"], spec)
+    for var, spec in cols.items():
+        vdef = cb.variable(var)
+        vtype = vdef["type"]
+        if vtype in ("text", "date"):
+            continue
+        if vtype == "multi":
+            out[var] = _map_multi(ctx, var, spec)
+        elif "values" in spec:
+            out[var] = _map_coded(ctx, var, spec)
+        elif vdef.get("codes_from") == "study.sites":
+            out[var] = _site(ctx, spec["column"])
+        elif var == "pc4" or vdef.get("pattern"):
+            out[var] = _pc4(ctx, var, spec["column"])
+        elif spec.get("parse") == "age_text":
+            date_var = next((v for v in cols if cb.variable(v)["type"] == "date"), None)
+            dates = out[date_var] if date_var else pd.Series(pd.NaT, index=raw.index)
+            out[var] = _check_range(ctx, var, spec["column"], _parse_age_text(ctx, spec["column"], spec, dates))
+        elif spec.get("parse") in ("integer", "number") or vtype in ("integer", "number"):
+            values = _parse_number(ctx, spec["column"], integer=vtype == "integer")
+            out[var] = _check_range(ctx, var, spec["column"], values)
+        else:  # identifiers and plain strings
+            out[var] = _as_text(raw[spec["column"]]).str.strip().replace("", pd.NA).astype(object)
+    parts = [v.to_frame(k) if isinstance(v, pd.Series) else v for k, v in out.items()]
+    tidy = pd.concat(parts, axis=1)
+    tidy[ROW] = raw[ROW].to_numpy()
+    tidy[FILE] = file
+    return tidy
+
+
+def apply_applies_if(tidy: pd.DataFrame, cb: cbmod.Codebook, log: CleaningLog) -> pd.DataFrame:
+    """Multi-select questions asked only of some respondents become missing for the others.
+
+    Ticks on a question that did not apply are removed and logged (e.g. reasons for not coming
+    ticked by a visitor).
+    """
+    tidy = tidy.copy()
+    for var, vdef in cb.variables.items():
+        cond = vdef.get("applies_if")
+        cols = [c for c in cb.multi_columns(var)] if vdef["type"] == "multi" else []
+        if not cond or not cols or cols[0] not in tidy:
+            continue
+        applies = pd.Series(True, index=tidy.index)
+        for other, allowed in cond.items():
+            applies &= tidy[other].isin(allowed).fillna(False).astype(bool)
+        unknown = pd.concat([tidy[o].isna() for o in cond], axis=1).any(axis=1)
+        ticked = tidy[cols].fillna(False).any(axis=1) & ~applies & ~unknown
+        for file, idx in tidy.index[ticked].groupby(tidy.loc[ticked, FILE]).items():
+            for col in cols:
+                sel = [i for i in idx if tidy.at[i, col]]
+                log.add_many(file, tidy.loc[sel, ROW], col, "True", "", f"question did not apply ({var} asked only if {cond}): set to missing")
+        tidy.loc[~applies | unknown, cols] = pd.NA
+    return tidy
+
+
+# --- rows: duplicates, empty forms ------------------------------------------------------------
+
+
+def remove_duplicates(tidy: pd.DataFrame, id_col: str, log: CleaningLog) -> tuple[pd.DataFrame, pd.Series]:
+    """Remove forms entered twice: identical answers in one file (the ID may differ or repeat).
+
+    Returns the kept rows and, per file, the number removed. The first occurrence is kept; each
+    removed row is logged with the row it duplicates. The same ID with *different* answers is
+    not a duplicate but an entry error: it stops with a message naming both rows.
+    """
+    content = [c for c in tidy.columns if c not in (id_col, ROW)]
+    dup = tidy.duplicated(subset=content, keep="first")
+    if dup.any():
+        first = tidy.groupby(content, dropna=False, sort=False)[ROW].transform("first")
+        for file, idx in tidy.index[dup].groupby(tidy.loc[dup, FILE]).items():
+            for i in idx:
+                log.add(file, tidy.at[i, ROW], "*", "", "", f"duplicate form (same answers as row {first[i]}): removed")
+    kept = tidy[~dup]
+    clash = kept[id_col].notna() & kept.duplicated(subset=[FILE, id_col], keep=False)
+    if clash.any():
+        rows = kept.loc[clash, [FILE, id_col, ROW]].sort_values([FILE, id_col, ROW])
+        f, ident = rows.iloc[0][FILE], rows.iloc[0][id_col]
+        both = rows.loc[(rows[FILE] == f) & (rows[id_col] == ident), ROW].tolist()
+        raise RawDataError(f, f"ID {ident!r} occurs in rows {both} with different answers; correct the ID or the answers in the export", row=int(both[1]), column=id_col)
+    return kept, tidy.loc[dup, FILE].value_counts()
+
+
+def remove_empty(tidy: pd.DataFrame, substantive: list[str], log: CleaningLog) -> tuple[pd.DataFrame, pd.Series]:
+    """Remove forms without a single substantive answer (out of scope: nothing to analyse)."""
+    cols = [c for c in substantive if c in tidy]
+    empty = tidy[cols].isna().all(axis=1) | (tidy[cols].astype(object).isin([False]) | tidy[cols].isna()).all(axis=1)
+    for file, idx in tidy.index[empty].groupby(tidy.loc[empty, FILE]).items():
+        log.remove_rows(file, tidy.loc[idx, ROW], "empty form (no answers): removed as out of scope")
+    return tidy[~empty], tidy.loc[empty, FILE].value_counts()
+
+
+# --- pseudonymisation -------------------------------------------------------------------------
+
+
+def pseudonym_key(synthetic: bool) -> bytes:
+    """The secret for pseudonymised IDs: ``$KRACHTPUNTEN_PSEUDONYM_KEY``, else (synthetic data only)
+    the documented default. Real data without a key stops: a public key would make IDs reversible
+    by anyone holding the raw data and this code."""
+    key = os.environ.get(KEY_ENV)
+    if key:
+        return key.encode()
+    if synthetic:
+        return SYNTHETIC_KEY.encode()
+    raise ValueError(
+        f"set the environment variable {KEY_ENV} to a secret of your own before cleaning real data "
+        "(the default key is public and only for the synthetic data)"
+    )
+
+
+def pseudonymise(ids: pd.Series, sites: pd.Series, key: bytes, prefix: str = "R") -> pd.Series:
+    """Keyed hash (HMAC-SHA256) of site and raw ID: stable across runs, not reversible without the key.
+
+    >>> pseudonymise(pd.Series(["17"]), pd.Series(["DH"]), b"k").str.len().tolist()
+    [13]
+    """
+    def one(site, ident):
+        digest = hmac.new(key, f"{site}:{ident}".encode(), hashlib.sha256).hexdigest()
+        return f"{prefix}{digest[:12]}"
+    out = pd.Series([one(s, i) for s, i in zip(sites, ids)], index=ids.index, dtype=object)
+    if out.duplicated().any():  # 48 bits: a collision is astronomically unlikely, but say so if it happens
+        raise ValueError("two different IDs got the same pseudonym; use a longer pseudonym")
+    return out
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def write_table(frame: pd.DataFrame, path: Path, *, csv: bool = True) -> list[Path]:
+    """Write Parquet (and CSV) atomically: a crash never leaves a half-written table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    written.append(path)
+    if csv:
+        cpath = path.with_suffix(".csv")
+        ctmp = cpath.with_name(f".{cpath.name}.tmp")
+        frame.to_csv(ctmp, index=False, date_format="%Y-%m-%d")
+        os.replace(ctmp, cpath)
+        written.append(cpath)
+    return written
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_synthetic(raw_dir: Path) -> bool:
+    """Synthetic data carry the generator's manifest, and every file listed matches it."""
+    manifest = Path(raw_dir) / "MANIFEST.sha256"
+    if not manifest.is_file():
+        return False
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        digest, name = line.split(maxsplit=1)
+        p = Path(raw_dir) / name.strip().lstrip("*")
+        if not p.is_file() or sha256(p) != digest:
+            return False
+    return True
+
+
+__all__ = [
+    "read_source", "map_source", "apply_applies_if", "remove_duplicates", "remove_empty",
+    "pseudonymise", "pseudonym_key", "write_table", "is_synthetic", "config",
+]
+
+
+# --- the reach questionnaires, proxy reports and site questionnaire ---------------------------
+
+
+@dataclass
+class Cleaned:
+    """A cleaned table with its log entries and flow counts (per file: in, removed, kept)."""
+
+    table: pd.DataFrame
+    log: CleaningLog
+    flow: pd.DataFrame
+
+
+def age_groups(age: pd.Series, cb: cbmod.Codebook, var: str = "age_group") -> pd.Series:
+    """Age in years → the codebook's age-group code (each code's ``min`` is its lowest age).
+
+    >>> age_groups(pd.Series([18, 44, 45, 90, None], dtype="Int64"), cbmod.load()).tolist()
+    ['18_24', '25_44', '45_64', '65_plus', nan]
+    """
+    bands = cb.code_labels(var)
+    if any("min" not in lab for lab in bands.values()):
+        raise ValueError(f"analysis/codebook.yaml: every {var} code needs a min (lowest age of the band)")
+    codes = sorted(bands, key=lambda c: bands[c]["min"])
+    edges = [bands[c]["min"] for c in codes] + [np.inf]
+    out = pd.cut(age.astype("Float64").to_numpy(dtype=float, na_value=np.nan), edges, right=False, labels=codes)
+    out = pd.Series(out, index=age.index).astype(object)
+    return out.where(out.notna(), np.nan)
+
+
+def _djg(tidy: pd.DataFrame) -> pd.DataFrame:
+    from analysis.scoring import djg_loneliness
+
+    items = [f"djg_{i}" for i in range(1, 7)]
+    answers = tidy[items].replace({"min_of_meer": "min of meer"})
+    scores = djg_loneliness(answers, items)
+    return pd.DataFrame(
+        {
+            "djg_emotional": scores["emotional"].astype("Int64"),
+            "djg_social": scores["social"].astype("Int64"),
+            "djg_total": scores["total"].astype("Int64"),
+            "lonely": scores["lonely"].astype("boolean"),
+        },
+        index=tidy.index,
+    )
+
+
+def _flow(received: pd.Series, removed: dict[str, pd.Series], kept: pd.Series) -> pd.DataFrame:
+    """Per file: received, removed by reason, kept; rows in = kept + removed is checked."""
+    flow = pd.DataFrame({"received": received})
+    for reason, counts in removed.items():
+        flow[reason] = counts.reindex(flow.index).fillna(0).astype(int)
+    flow["kept"] = kept.reindex(flow.index).fillna(0).astype(int)
+    balance = flow["received"] - flow[list(removed)].sum(axis=1) - flow["kept"]
+    if (balance != 0).any():
+        raise RuntimeError(f"rows in != rows kept + rows removed for {list(flow.index[balance != 0])}: a cleaning bug")
+    return flow.rename_axis("file").reset_index()
+
+
+def _finish(tidy: pd.DataFrame, cb: cbmod.Codebook, table: str) -> pd.DataFrame:
+    """Columns in the codebook's order with the codebook's types."""
+    cols = cb.table_columns(table)
+    renames = {}
+    for col, var in cb.table_variables(table).items():
+        if var == col:
+            continue
+        if cb.variable(var)["type"] == "multi":
+            renames.update(zip(cb.multi_columns(var), cb.multi_columns(var, prefix=col)))
+        else:
+            renames[var] = col
+    tidy = tidy.rename(columns=renames)
+    missing = [c for c in cols if c not in tidy]
+    if missing:
+        raise RuntimeError(f"table {table}: columns {missing} were not produced (codebook/cleaning mismatch)")
+    return tidy[cols].reset_index(drop=True)
+
+
+def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None) -> Cleaned:
+    """All sites' reach questionnaires → one tidy table (one row per respondent)."""
+    raw_dir = Path(raw_dir)
+    cb = cb or cbmod.load(raw_dir=raw_dir)
+    synthetic = is_synthetic(raw_dir) if synthetic is None else synthetic
+    log = CleaningLog()
+    parts, received = [], {}
+    for site, source in cb.site_sources("reach").items():
+        for raw, file, extra in read_source(raw_dir, source, cb, site):
+            received[file] = len(raw)
+            tidy = map_source(raw, source, cb, log, file, extra)
+            tidy.insert(0, "site", site)
+            parts.append(tidy)
+    tidy = pd.concat(parts, ignore_index=True)
+    tidy, n_dup = remove_duplicates(tidy, "respondent_id", log)
+    substantive = [c for c in tidy.columns if c not in ("site", "respondent_id", "date", ROW, FILE)]
+    tidy, n_empty = remove_empty(tidy, substantive, log)
+    tidy = apply_applies_if(tidy, cb, log)
+    tidy["age_group"] = age_groups(tidy["age"], cb)
+    tidy = tidy.join(_djg(tidy))
+    tidy["reached"] = tidy["visits"].ne("nooit").astype("boolean").mask(tidy["visits"].isna())
+    tidy["respondent_id"] = pseudonymise(tidy["respondent_id"].fillna(tidy[ROW].astype(str)), tidy["site"], pseudonym_key(synthetic))
+    flow = _flow(pd.Series(received), {"duplicates": n_dup, "out_of_scope": n_empty}, tidy[FILE].value_counts())
+    flow.insert(1, "site", flow["file"].map(tidy.groupby(FILE)["site"].first()))
+    return Cleaned(_finish(tidy, cb, "reach"), log, flow)
+
+
+def clean_proxy(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None) -> Cleaned:
+    """Proxy reports (visitors about residents who do not come) → one row per report."""
+    raw_dir = Path(raw_dir)
+    cb = cb or cbmod.load(raw_dir=raw_dir)
+    synthetic = is_synthetic(raw_dir) if synthetic is None else synthetic
+    log = CleaningLog()
+    (raw, file, extra), = read_source(raw_dir, "proxy", cb)
+    tidy = map_source(raw, "proxy", cb, log, file, extra)
+    tidy, n_dup = remove_duplicates(tidy, "proxy_id", log)
+    substantive = [c for c in tidy.columns if c not in ("site", "proxy_id", "date", ROW, FILE)]
+    tidy, n_empty = remove_empty(tidy, substantive, log)
+    tidy["proxy_id"] = pseudonymise(tidy["proxy_id"].fillna(tidy[ROW].astype(str)), tidy["site"], pseudonym_key(synthetic), prefix="P")
+    flow = _flow(pd.Series({file: len(raw)}), {"duplicates": n_dup, "out_of_scope": n_empty}, tidy[FILE].value_counts())
+    return Cleaned(_finish(tidy, cb, "proxy"), log, flow)
+
+
+def clean_sites(raw_dir: Path, cb: cbmod.Codebook | None = None) -> Cleaned:
+    """The site questionnaire → one row per krachtpunt."""
+    raw_dir = Path(raw_dir)
+    cb = cb or cbmod.load(raw_dir=raw_dir)
+    log = CleaningLog()
+    (raw, file, extra), = read_source(raw_dir, "sites", cb)
+    tidy = map_source(raw, "sites", cb, log, file, extra)
+    if tidy["site"].duplicated().any():
+        i = tidy.index[tidy["site"].duplicated()][0]
+        raise RawDataError(file, f"site {tidy.at[i, 'site']!r} appears twice; keep one row per site", row=int(tidy.at[i, ROW]), column="site")
+    flow = _flow(pd.Series({file: len(raw)}), {}, tidy[FILE].value_counts())
+    return Cleaned(_finish(tidy, cb, "sites"), log, flow)
+
+
+# --- stage outputs ----------------------------------------------------------------------------
+
+
+def provenance(raw_dir: Path) -> dict:
+    """What the outputs were made from: synthetic or not, and a hash of every raw file.
+
+    The report prints these hashes (reproducibility appendix) and shows the synthetic banner.
+    """
+    raw_dir = Path(raw_dir)
+    files = sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    return {
+        "synthetic": is_synthetic(raw_dir),
+        "files": {p.name: sha256(p) for p in files},
+    }
+
+
+def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFrame, log_name: str = "cleaning_log",
+                  flow: pd.DataFrame | None = None, flow_name: str = "cleaning_flow", raw_dir: Path | None = None,
+                  extra: dict | None = None) -> pd.DataFrame:
+    """Validate every table against its schema, then write Parquet + CSV atomically.
+
+    All tables are validated before any is written, so a schema failure leaves the previous
+    outputs untouched. Returns a small table of what was written (table, rows, file).
+    """
+    from analysis import schemas
+    import json
+
+    out = Path(out)
+    checked = {name: schemas.validate(name, frame, raw_dir=raw_dir) for name, frame in tables.items()}
+    checked[log_name] = schemas.validate("cleaning_log", log)
+    written = []
+    for name, frame in checked.items():
+        for path in write_table(frame, out / f"{name}.parquet"):
+            written.append({"table": name, "rows": len(frame), "file": path.name})
+    if flow is not None:
+        res = config.results_dir(out)
+        res.mkdir(parents=True, exist_ok=True)
+        tmp = res / f".{flow_name}.csv.tmp"
+        flow.to_csv(tmp, index=False)
+        os.replace(tmp, res / f"{flow_name}.csv")
+        written.append({"table": flow_name, "rows": len(flow), "file": f"results/{flow_name}.csv"})
+    if raw_dir is not None:
+        record = provenance(raw_dir) | (extra or {})
+        tmp = out / ".provenance.json.tmp"
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, out / "provenance.json")
+        written.append({"table": "provenance", "rows": len(record["files"]), "file": "provenance.json"})
+    return pd.DataFrame(written)
+
+
+def clean_all_reach(raw_dir: Path, out: Path) -> dict:
+    """Notebook 01 in one call: reach, proxy and sites cleaned, validated and written.
+
+    Returns the cleaned tables, the combined log, the flow table and the list of written files.
+    """
+    raw_dir, out = Path(raw_dir), Path(out)
+    cb = cbmod.load(raw_dir=raw_dir)
+    synthetic = is_synthetic(raw_dir)
+    reach = clean_reach(raw_dir, cb, synthetic=synthetic)
+    proxy = clean_proxy(raw_dir, cb, synthetic=synthetic)
+    sites = clean_sites(raw_dir, cb)
+    log = pd.concat([c.log.frame() for c in (reach, proxy, sites)], ignore_index=True)
+    flow = pd.concat([reach.flow, proxy.flow, sites.flow], ignore_index=True)
+    for col in ("duplicates", "out_of_scope"):
+        flow[col] = flow[col].fillna(0).astype(int)
+    flow["site"] = flow["site"].fillna("alle")
+    flow = flow[["file", "site", "received", "duplicates", "out_of_scope", "kept"]]
+    tables = {"reach": reach.table, "proxy": proxy.table, "sites": sites.table}
+    written = write_outputs(out, tables, log=log, flow=flow, raw_dir=raw_dir)
+    return {"tables": tables, "log": log, "flow": flow, "written": written}

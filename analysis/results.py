@@ -1,0 +1,75 @@
+"""Writing results tables and figures: one place for where they go and how.
+
+* ``<out>/results/<name>.csv`` — publishable tables (small cells already suppressed); every
+  number the report shows comes from one of these. Unrounded numbers; formatting happens in
+  the report through :mod:`analysis.fmt`.
+* ``<out>/internal/<name>.csv`` — unsuppressed tables for the analysts; never published.
+* ``<out>/figures/<name>.png`` — figures; when the data are synthetic each carries a visible
+  "synthetische data" note (STUDY.md section 3: labelled everywhere it is shown).
+
+Writes are atomic (temporary file, then rename), so a failed run never leaves half a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import config
+
+#: Text stamped on every figure made from synthetic data.
+SYNTHETIC_NOTE = "synthetische data"
+#: Figure resolution: sharp in the PDF, small enough for a self-contained HTML.
+DPI = 150
+
+
+def internal_dir(out: str | os.PathLike | None = None) -> Path:
+    """Unsuppressed tables for analysts (not publishable)."""
+    return config.processed_dir(out) / "internal"
+
+
+def is_synthetic(out: str | os.PathLike | None = None) -> bool:
+    """Whether the processed data were made from synthetic raw data (provenance of notebook 01).
+
+    Missing provenance counts as synthetic=False only when the file exists and says so; without
+    it we cannot tell, and the safe label for a figure is "synthetic".
+    """
+    path = config.processed_dir(out) / "provenance.json"
+    if not path.is_file():
+        return True
+    return bool(json.loads(path.read_text(encoding="utf-8")).get("synthetic", True))
+
+
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, path)
+    return path
+
+
+def write_result(frame: pd.DataFrame, name: str, out: str | os.PathLike | None = None, *, internal: bool = False) -> Path:
+    """Write a results table as CSV (UTF-8) under ``results/`` (or ``internal/``)."""
+    if not name or "/" in name or name.endswith(".csv"):
+        raise ValueError(f"name {name!r} must be a bare table name such as 'reach_table1'")
+    folder = internal_dir(out) if internal else config.results_dir(out)
+    return _atomic_csv(frame, folder / f"{name}.csv")
+
+
+def save_figure(fig, name: str, out: str | os.PathLike | None = None, *, synthetic: bool | None = None) -> Path:
+    """Save a matplotlib figure as PNG under ``figures/``, with the synthetic-data note if needed."""
+    if not name or "/" in name or name.endswith(".png"):
+        raise ValueError(f"name {name!r} must be a bare figure name such as 'reach_forest'")
+    synthetic = is_synthetic(out) if synthetic is None else synthetic
+    if synthetic:
+        fig.text(0.995, 0.005, SYNTHETIC_NOTE, ha="right", va="bottom", fontsize=8, color="#555555", style="italic")
+    path = config.figures_dir(out) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    # fixed metadata so that the same figure gives the same bytes (determinism check, issue 8)
+    fig.savefig(tmp, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    os.replace(tmp, path)
+    return path
