@@ -533,6 +533,9 @@ class Cleaned:
     table: pd.DataFrame
     log: CleaningLog
     flow: pd.DataFrame
+    #: For each row of ``table``: the raw file and row it came from (for tests and audits;
+    #: never written to data/processed, where the pseudonymised ID is the only key).
+    origin: pd.DataFrame | None = None
 
 
 def age_groups(age: pd.Series, cb: cbmod.Codebook, var: str = "age_group") -> pd.Series:
@@ -622,7 +625,8 @@ def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: b
     tidy["respondent_id"] = pseudonymise(tidy["respondent_id"].fillna(tidy[ROW].astype(str)), tidy["site"], pseudonym_key(synthetic))
     flow = _flow(pd.Series(received), {"duplicates": n_dup, "out_of_scope": n_empty}, tidy[FILE].value_counts())
     flow.insert(1, "site", flow["file"].map(tidy.groupby(FILE)["site"].first()))
-    return Cleaned(_finish(tidy, cb, "reach"), log, flow)
+    origin = tidy[[FILE, ROW]].rename(columns={FILE: "file", ROW: "row"}).reset_index(drop=True)
+    return Cleaned(_finish(tidy, cb, "reach"), log, flow, origin)
 
 
 def clean_proxy(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None) -> Cleaned:
