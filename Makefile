@@ -27,7 +27,7 @@ report: $(STAMP)  ## Run the whole pipeline (only what changed) and render _outp
 	$(PY) -m analysis run --raw $(RAW) --out $(OUT)
 
 test: $(STAMP)  ## Run the test suite (what CI runs)
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunten)")
 	$(PY) -m jupyter lab notebooks/

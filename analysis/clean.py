@@ -108,7 +108,7 @@ def _sav_missing(meta) -> dict[str, set]:
 class _Ctx:
     cb: cbmod.Codebook
     source: str
-    file: str
+    files: pd.Series  # the raw file of each row (several files of one source are mapped at once)
     log: CleaningLog
     raw: pd.DataFrame
     extra: dict = field(default_factory=dict)
@@ -117,16 +117,28 @@ class _Ctx:
     def rows(self) -> pd.Series:
         return self.raw[ROW]
 
+    def norm(self, text: pd.Series) -> pd.Series:
+        """Raw text as the source's mapping compares it (vectorised ``normalise`` steps)."""
+        for step in self.cb.source(self.source).get("normalise", []):
+            text = text.str.strip() if step == "strip" else text.str.casefold()
+        return text
+
+    def log_many(self, mask: pd.Series, column: str, old, new, rule: str) -> None:
+        """Log the rows selected by ``mask`` (old/new: scalars or Series on the same index)."""
+        pick = (lambda v: v[mask]) if isinstance(mask, pd.Series) else (lambda v: v)
+        self.log.add_many(pick(self.files), pick(self.rows), column,
+                          old[mask] if isinstance(old, pd.Series) else old,
+                          new[mask] if isinstance(new, pd.Series) else new, rule)
+
 
 def _as_text(series: pd.Series) -> pd.Series:
     """Raw cells as text: numbers written without a trailing .0; missing as ''."""
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v)
-    return series.map(one).astype(object)
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.astype("Float64")
+        whole = values.notna() & (values % 1 == 0)
+        text = values.astype(str).where(~whole, values.round().astype("Int64").astype(str))
+        return text.where(values.notna(), "").astype(object)
+    return series.fillna("").astype(str).astype(object)
 
 
 def _missing_reason(ctx: _Ctx, column: str, text: pd.Series, norm: pd.Series) -> pd.Series:
@@ -135,7 +147,7 @@ def _missing_reason(ctx: _Ctx, column: str, text: pd.Series, norm: pd.Series) ->
     steps = ctx.cb.source(ctx.source).get("normalise", [])
     miss = {cbmod.normalise_text(k, steps): v for k, v in miss.items()}
     declared = ctx.extra.get("sav_missing", {}).get(column)
-    reason = norm.map(lambda v: miss.get(v, "")).astype(object)
+    reason = norm.map(miss).fillna("").astype(object)
     if declared is not None:
         # SPSS: only codes the file declares user-missing for this column mean missing
         codes = {str(int(c)) if float(c).is_integer() else str(c) for c in declared}
@@ -148,7 +160,9 @@ def _log_missing(ctx: _Ctx, column: str, text: pd.Series, reason: pd.Series) -> 
     if coded.any():
         labels = {k: v["nl"] for k, v in ctx.cb.data.get("missing_reasons", {}).items()}
         for why, idx in text[coded].groupby(reason[coded]).groups.items():
-            ctx.log.add_many(ctx.file, ctx.rows[idx], column, text[idx], "", f"missing: {labels.get(why, why)}")
+            sel = pd.Series(False, index=text.index)
+            sel[idx] = True
+            ctx.log_many(sel, column, text, "", f"missing: {labels.get(why, why)}")
 
 
 def _unknown(ctx: _Ctx, column: str, text: pd.Series, bad: pd.Series, allowed) -> RawDataError:
@@ -156,7 +170,7 @@ def _unknown(ctx: _Ctx, column: str, text: pd.Series, bad: pd.Series, allowed) -
     values = sorted(set(text[bad]))
     more = f" ({int(bad.sum())} cells, values {values[:5]})" if bad.sum() > 1 else ""
     return RawDataError(
-        ctx.file,
+        ctx.files[first],
         f"unknown value {text[first]!r}{more}; allowed: {list(allowed)[:12]}. Add it as a variant "
         f"under sources.{ctx.source}.columns in analysis/codebook.yaml, or correct the export",
         row=int(ctx.rows[first]),
@@ -168,7 +182,7 @@ def _map_coded(ctx: _Ctx, var: str, spec: dict) -> pd.Series:
     """A single-choice question: raw label → code, variants logged, unknown values an error."""
     column = spec["column"]
     text = _as_text(ctx.raw[column])
-    norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    norm = ctx.norm(text)
     reason = _missing_reason(ctx, column, text, norm)
     _log_missing(ctx, column, text, reason)
     vmap = {ctx.cb.normalise(ctx.source, str(k)): c for k, c in spec["values"].items()}
@@ -181,7 +195,7 @@ def _map_coded(ctx: _Ctx, var: str, spec: dict) -> pd.Series:
     codes = codes.where(answered)
     variant = answered & (text != codes.map(usual))
     if variant.any():
-        ctx.log.add_many(ctx.file, ctx.rows[variant], column, text[variant], codes[variant], "harmonised spelling or label variant")
+        ctx.log_many(variant, column, text, codes, "harmonised spelling or label variant")
     return codes.astype(object)
 
 
@@ -195,7 +209,7 @@ def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
         unselected = {"", "0"} if isinstance(spec["selected"], int) else {""}
         for raw_col, code in spec["columns"].items():
             text = _as_text(ctx.raw[raw_col])
-            norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+            norm = ctx.norm(text)
             bad = ~norm.isin(unselected) & (norm != selected)
             if bad.any():
                 raise _unknown(ctx, raw_col, text, bad, [spec["selected"], ""])
@@ -205,13 +219,13 @@ def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
     text = _as_text(ctx.raw[column])
     vmap = {ctx.cb.normalise(ctx.source, str(k)): c for k, c in spec["values"].items()}
     tokens = text.str.split(re.escape(sep), regex=True).explode()
-    tokens = tokens.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    tokens = ctx.norm(tokens.fillna("").astype(str))
     tokens = tokens[tokens != ""]
     mapped = tokens.map(vmap)
     if mapped.isna().any():
         idx = mapped[mapped.isna()].index[0]
         raise RawDataError(
-            ctx.file,
+            ctx.files[idx],
             f"unknown option {tokens[mapped.isna()].iloc[0]!r} in {text[idx]!r}; allowed: {list(spec['values'])[:12]}. "
             f"Add it as a variant under sources.{ctx.source}.columns.{var} in analysis/codebook.yaml",
             row=int(ctx.rows[idx]),
@@ -225,7 +239,7 @@ def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
 def _parse_number(ctx: _Ctx, column: str, integer: bool) -> pd.Series:
     raw = ctx.raw[column]
     text = _as_text(raw)
-    norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    norm = ctx.norm(text)
     reason = _missing_reason(ctx, column, text, norm)
     _log_missing(ctx, column, text, reason)
     use = (reason == "") & (norm != "")
@@ -248,7 +262,7 @@ def _parse_age_text(ctx: _Ctx, column: str, spec: dict, dates: pd.Series) -> pd.
     years (at most one year too high before the birthday); logged as such.
     """
     text = _as_text(ctx.raw[column])
-    norm = text.map(lambda v: ctx.cb.normalise(ctx.source, v))
+    norm = ctx.norm(text)
     suffix = ctx.cb.normalise(ctx.source, spec.get("suffix", ""))
     stripped = norm.str.removesuffix(suffix).str.strip() if suffix else norm
     reason = _missing_reason(ctx, column, text, norm)
@@ -267,8 +281,7 @@ def _parse_age_text(ctx: _Ctx, column: str, spec: dict, dates: pd.Series) -> pd.
             years = years.fillna(years.mode().iloc[0] if years.notna().any() else np.nan)
         ages = years - values
         values = values.where(~by, ages)
-        ctx.log.add_many(ctx.file, ctx.rows[by], column, text[by], values[by].astype("Int64"),
-                         "birth year converted to age in the survey year")
+        ctx.log_many(by, column, text, values.astype("Int64"), "birth year converted to age in the survey year")
     return values.astype("Int64")
 
 
@@ -278,7 +291,7 @@ def _parse_date(ctx: _Ctx, column: str, spec: dict) -> pd.Series:
         return pd.to_datetime(raw).dt.normalize().astype("datetime64[ns]")
     text = _as_text(raw)
     norm = text.str.strip()
-    reason = _missing_reason(ctx, column, text, norm.map(lambda v: ctx.cb.normalise(ctx.source, v)))
+    reason = _missing_reason(ctx, column, text, ctx.norm(norm))
     _log_missing(ctx, column, text, reason)
     use = (reason == "") & (norm != "")
     kind = spec.get("parse")
@@ -294,7 +307,7 @@ def _parse_date(ctx: _Ctx, column: str, spec: dict) -> pd.Series:
         parsed = pd.to_datetime(norm.where(use), errors="coerce", format="ISO8601")
     bad = use & parsed.isna()
     if bad.any():
-        ctx.log.add_many(ctx.file, ctx.rows[bad], column, text[bad], "", "impossible or unreadable date set to missing")
+        ctx.log_many(bad, column, text, "", "impossible or unreadable date set to missing")
     return parsed.dt.normalize().astype("datetime64[ns]")
 
 
@@ -309,7 +322,7 @@ def _check_range(ctx: _Ctx, var: str, column: str, values: pd.Series) -> pd.Seri
         out |= values > hi
     out = out.fillna(False).astype(bool)
     if out.any():
-        ctx.log.add_many(ctx.file, ctx.rows[out], column, values[out], "", f"out of range [{lo}, {hi}]: set to missing")
+        ctx.log_many(out, column, values, "", f"out of range [{lo}, {hi}]: set to missing")
         values = values.mask(out)
     return values
 
@@ -319,13 +332,12 @@ def _pc4(ctx: _Ctx, var: str, column: str) -> pd.Series:
     text = _as_text(ctx.raw[column]).str.strip()
     full = text.str.fullmatch(r"[1-9][0-9]{3}\s?[A-Za-z]{2}")
     if full.any():
-        ctx.log.add_many(ctx.file, ctx.rows[full], column, text[full].str[:4] + " **", text[full].str[:4],
-                         "full postcode shortened to PC4 (letters not kept)")
+        ctx.log_many(full, column, text.str[:4] + " **", text.str[:4], "full postcode shortened to PC4 (letters not kept)")
     text = text.where(~full, text.str[:4])
     pattern = ctx.cb.variable(var).get("pattern")
     bad = (text != "") & ~text.str.fullmatch(pattern or r".*")
     if bad.any():
-        ctx.log.add_many(ctx.file, ctx.rows[bad], column, "(invalid postcode)", "", "invalid postcode set to missing")
+        ctx.log_many(bad, column, "(invalid postcode)", "", "invalid postcode set to missing")
     return text.where((text != "") & ~bad).astype(object)
 
 
@@ -339,12 +351,15 @@ def _site(ctx: _Ctx, column: str) -> pd.Series:
     return codes.astype(object)
 
 
-def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: CleaningLog, file: str, extra: dict | None = None) -> pd.DataFrame:
+def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: CleaningLog, file, extra: dict | None = None) -> pd.DataFrame:
     """Map one raw table through its codebook source into tidy columns (plus ``_row``/``_file``).
 
-    Free-text variables are not read; identifiers are kept raw here and pseudonymised later.
+    ``file`` is the raw file's name, or a Series giving it per row when several files of the
+    same source are mapped in one pass (faster than one pass per file). Free-text variables are
+    not read; identifiers are kept raw here and pseudonymised later.
     """
-    ctx = _Ctx(cb, source, file, log, raw, extra or {})
+    files = file if isinstance(file, pd.Series) else pd.Series(file, index=raw.index, dtype=object)
+    ctx = _Ctx(cb, source, files, log, raw, extra or {})
     cols = cb.source(source)["columns"]
     out: dict[str, pd.Series | pd.DataFrame] = {}
     # dates first: age from a birth year needs the survey date
@@ -376,7 +391,7 @@ def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: Cleaning
     parts = [v.to_frame(k) if isinstance(v, pd.Series) else v for k, v in out.items()]
     tidy = pd.concat(parts, axis=1)
     tidy[ROW] = raw[ROW].to_numpy()
-    tidy[FILE] = file
+    tidy[FILE] = files.to_numpy()
     return tidy
 
 
@@ -397,10 +412,11 @@ def apply_applies_if(tidy: pd.DataFrame, cb: cbmod.Codebook, log: CleaningLog) -
             applies &= tidy[other].isin(allowed).fillna(False).astype(bool)
         unknown = pd.concat([tidy[o].isna() for o in cond], axis=1).any(axis=1)
         ticked = tidy[cols].fillna(False).any(axis=1) & ~applies & ~unknown
-        for file, idx in tidy.index[ticked].groupby(tidy.loc[ticked, FILE]).items():
-            for col in cols:
-                sel = [i for i in idx if tidy.at[i, col]]
-                log.add_many(file, tidy.loc[sel, ROW], col, "True", "", f"question did not apply ({var} asked only if {cond}): set to missing")
+        for col in cols:
+            sel = ticked & tidy[col].fillna(False).astype(bool)
+            if sel.any():
+                log.add_many(tidy.loc[sel, FILE], tidy.loc[sel, ROW], col, "True", "",
+                             f"question did not apply ({var} asked only if {cond}): set to missing")
         tidy.loc[~applies | unknown, cols] = pd.NA
     return tidy
 
@@ -436,8 +452,7 @@ def remove_empty(tidy: pd.DataFrame, substantive: list[str], log: CleaningLog) -
     """Remove forms without a single substantive answer (out of scope: nothing to analyse)."""
     cols = [c for c in substantive if c in tidy]
     empty = tidy[cols].isna().all(axis=1) | (tidy[cols].astype(object).isin([False]) | tidy[cols].isna()).all(axis=1)
-    for file, idx in tidy.index[empty].groupby(tidy.loc[empty, FILE]).items():
-        log.remove_rows(file, tidy.loc[idx, ROW], "empty form (no answers): removed as out of scope")
+    log.remove_rows(tidy.loc[empty, FILE], tidy.loc[empty, ROW], "empty form (no answers): removed as out of scope")
     return tidy[~empty], tidy.loc[empty, FILE].value_counts()
 
 
@@ -607,14 +622,24 @@ def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: b
     cb = cb or cbmod.load(raw_dir=raw_dir)
     synthetic = is_synthetic(raw_dir) if synthetic is None else synthetic
     log = CleaningLog()
-    parts, received = [], {}
+    groups: dict[tuple, list] = {}
+    received = {}
     for site, source in cb.site_sources("reach").items():
         for raw, file, extra in read_source(raw_dir, source, cb, site):
             received[file] = len(raw)
-            tidy = map_source(raw, source, cb, log, file, extra)
-            tidy.insert(0, "site", site)
-            parts.append(tidy)
+            raw = raw.assign(_site=site, _fname=file)
+            # files of one source (and the same SPSS missing-value declarations) are mapped together
+            key = (source, repr(sorted((k, sorted(v)) for k, v in extra.get("sav_missing", {}).items())))
+            groups.setdefault(key, []).append((raw, extra))
+    parts = []
+    for (source, _), items in groups.items():
+        raw = pd.concat([r for r, _ in items], ignore_index=True)
+        tidy = map_source(raw, source, cb, log, raw["_fname"], items[0][1])
+        tidy.insert(0, "site", raw["_site"].to_numpy())
+        parts.append(tidy)
     tidy = pd.concat(parts, ignore_index=True)
+    order = {f: i for i, f in enumerate(received)}
+    tidy = tidy.sort_values([FILE, ROW], key=lambda c: c.map(order) if c.name == FILE else c, kind="stable").reset_index(drop=True)
     tidy, n_dup = remove_duplicates(tidy, "respondent_id", log)
     substantive = [c for c in tidy.columns if c not in ("site", "respondent_id", "date", ROW, FILE)]
     tidy, n_empty = remove_empty(tidy, substantive, log)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 COLUMNS = ["file", "row", "column", "old", "new", "rule"]
@@ -25,6 +26,9 @@ def _text(value) -> str:
 class CleaningLog:
     """Collects log entries in memory; :meth:`frame` gives the table.
 
+    Entries are kept as column arrays and assembled once, so logging thousands of changes
+    costs no more than building one table.
+
     Examples
     --------
     >>> log = CleaningLog()
@@ -33,27 +37,32 @@ class CleaningLog:
     [{'row': 7, 'old': '130', 'new': ''}]
     """
 
-    parts: list[pd.DataFrame] = field(default_factory=list)
+    parts: list[dict] = field(default_factory=list)
 
     def add(self, file: str, row: int, column: str, old, new, rule: str) -> None:
         """Log one change."""
-        self.parts.append(
-            pd.DataFrame([[file, int(row), column, _text(old), _text(new), rule]], columns=COLUMNS)
-        )
+        self.add_many(file, [row], column, [old], [new], rule)
 
-    def add_many(self, file: str, rows, column: str, old, new, rule: str) -> None:
-        """Log one change per element (vectorised; ``old``/``new`` may be scalars or sequences)."""
-        rows = pd.Series(rows, dtype="int64").reset_index(drop=True)
-        if rows.empty:
+    def add_many(self, file, rows, column: str, old, new, rule: str) -> None:
+        """Log one change per element. ``file``, ``old`` and ``new`` may be scalars or sequences
+        aligned with ``rows`` (a sequence of files when several files are cleaned together)."""
+        rows = np.asarray(pd.Series(rows, dtype="int64"))
+        n = len(rows)
+        if n == 0:
             return
-        def col(v):
-            s = pd.Series(v).reset_index(drop=True) if not pd.api.types.is_scalar(v) else pd.Series([v] * len(rows))
-            return s.map(_text)
-        self.parts.append(
-            pd.DataFrame({"file": file, "row": rows, "column": column, "old": col(old), "new": col(new), "rule": rule})[COLUMNS]
-        )
 
-    def remove_rows(self, file: str, rows, rule: str) -> None:
+        def col(v):
+            if pd.api.types.is_scalar(v) or v is None:
+                return np.full(n, _text(v), dtype=object)
+            values = np.asarray(pd.Series(v).reset_index(drop=True).map(_text), dtype=object)
+            if len(values) != n:
+                raise ValueError(f"log entry: {len(values)} values for {n} rows")
+            return values
+
+        self.parts.append({"file": col(file), "row": rows, "column": np.full(n, column, dtype=object),
+                           "old": col(old), "new": col(new), "rule": np.full(n, rule, dtype=object)})
+
+    def remove_rows(self, file, rows, rule: str) -> None:
         """Log the removal of whole rows (duplicates, out of scope)."""
         self.add_many(file, rows, ROW_REMOVED, "", "", rule)
 
@@ -61,8 +70,9 @@ class CleaningLog:
         """The log as a table, in the order entries were made."""
         if not self.parts:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in COLUMNS})
-        out = pd.concat(self.parts, ignore_index=True)
-        return out.astype({"row": "int64"})
+        data = {c: np.concatenate([p[c] for p in self.parts]) for c in COLUMNS}
+        out = pd.DataFrame(data)
+        return out.astype({"row": "int64", **{c: object for c in COLUMNS if c != "row"}})
 
     def __len__(self) -> int:
-        return sum(len(p) for p in self.parts)
+        return sum(len(p["row"]) for p in self.parts)

@@ -54,6 +54,8 @@ PARSERS = {"integer", "number", "date", "datetime", "spss_date", "excel_date", "
 #: Name of the file, in a raw directory, that lists extra (generated) sites and their export
 #: style; written by the synthetic-data generator at ``--scale`` above 1 (analysis/synth/).
 EXTRA_SITES_FILE = "synthetic_sites.yaml"
+#: libyaml's safe loader when PyYAML has it (ten times faster for 300 generated sites), else the pure one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def normalise_text(value, steps) -> str:
@@ -427,7 +429,7 @@ def extra_sites(raw_dir: str | os.PathLike | None) -> dict:
     if not path.exists():
         return {}
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yaml.load(fh, Loader=_LOADER) or {}
     sites = data.get("sites", {})
     for site, cfg in sites.items():
         if not isinstance(cfg, dict) or "source" not in cfg:
@@ -438,7 +440,7 @@ def extra_sites(raw_dir: str | os.PathLike | None) -> dict:
 @lru_cache(maxsize=8)
 def _load(path: str, study_path: str, extra_key: tuple) -> Codebook:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = yaml.load(fh, Loader=_LOADER)
     study = config.study(study_path)
     sites = {s: dict(cfg) for s, cfg in study["sites"].items()}
     for site, cfg in dict(extra_key).items():

@@ -109,44 +109,57 @@ def read_delimited(
                 row=i,
             )
         body.append(fields + [i])
-    frame = pd.DataFrame(body, columns=columns + [ROW]).astype({c: "object" for c in columns})
+    frame = _text_frame(body, columns)
     check_required(frame, required, path)
     return frame
 
 
+def _text_frame(body: list[list], columns: list[str]) -> pd.DataFrame:
+    """Rows of text cells plus the row number → a frame of object (text) columns."""
+    frame = pd.DataFrame(body, columns=columns + [ROW], dtype=object)
+    frame[ROW] = frame[ROW].astype("int64")
+    return frame
+
+
 def read_excel_sheet(path: Path | str, *, sheet: str | int = 0, required=()) -> pd.DataFrame:
-    """Read one worksheet as text cells (empty cells become ``""``), header in row 1."""
+    """Read one worksheet as text cells (empty cells become ``""``), header in row 1.
+
+    python-calamine (a Rust reader) instead of openpyxl: the same cells, about ten times faster,
+    which matters for a national monitor with hundreds of workbooks.
+    """
+    from python_calamine import CalamineWorkbook
+
     path = Path(path)
     try:
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises several types for a non-workbook
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as err:  # calamine raises its own error types for a non-workbook
         raise RawDataError(path, f"cannot be opened as an Excel workbook ({err}); save it as .xlsx") from None
-    try:
-        names = wb.sheetnames
-        if isinstance(sheet, str) and sheet not in names:
-            raise RawDataError(path, f"has no sheet {sheet!r} (sheets: {names}); rename the sheet or fix the codebook")
-        ws = wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet]
-        values = list(ws.iter_rows(values_only=True))
-    finally:
-        wb.close()
+    names = wb.sheet_names
+    if isinstance(sheet, str) and sheet not in names:
+        raise RawDataError(path, f"has no sheet {sheet!r} (sheets: {names}); rename the sheet or fix the codebook")
+    title = sheet if isinstance(sheet, str) else names[sheet]
+    values = wb.get_sheet_by_name(title).to_python(skip_empty_area=False)
     if not values:
-        raise RawDataError(path, f"sheet {ws.title!r} is empty; export it again")
-    columns = [("" if c is None else str(c)).strip() for c in values[0]]
+        raise RawDataError(path, f"sheet {title!r} is empty; export it again")
+    columns = [_cell_text(c).strip() for c in values[0]]
+    while columns and columns[-1] == "":
+        columns.pop()  # trailing empty header cells (formatting beyond the table)
+    width = len(columns)
     body = []
     for i, cells in enumerate(values[1:], start=2):
-        if all(c is None or str(c).strip() == "" for c in cells):
+        cells = list(cells[:width]) + [""] * (width - len(cells))
+        texts = [_cell_text(c) for c in cells]
+        if all(t.strip() == "" for t in texts):
             continue
-        body.append([_cell_text(c) for c in cells] + [i])
-    frame = pd.DataFrame(body, columns=columns + [ROW]).astype({c: "object" for c in columns})
+        body.append(texts + [i])
+    frame = _text_frame(body, columns)
     check_required(frame, required, path)
     return frame
 
 
 def _cell_text(value) -> str:
     """An Excel cell as the text a person would type (45.0 → "45", dates → ISO)."""
-    if value is None:
+    if value is None or value == "":
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

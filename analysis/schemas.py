@@ -83,14 +83,15 @@ def _reach_checks(cb) -> list[pa.Check]:
 
     def reached_ok(df):
         known = df["visits"].notna() & df["reached"].notna()
-        return ~known | (df["reached"].astype(bool) == (df["visits"] != "nooit"))
+        return ~known | (df["reached"].fillna(False).astype(bool) == (df["visits"] != "nooit"))
 
     def djg_ok(df):
         return _eq_where_known(df["djg_total"], df["djg_emotional"].astype("Float64") + df["djg_social"].astype("Float64"))
 
     def lonely_ok(df):
         known = df["djg_total"].notna() & df["lonely"].notna()
-        return ~known | (df["lonely"].astype(bool) == (df["djg_total"].astype("Float64") >= 2))
+        # fillna only to allow the comparison; rows with a missing value are accepted by ~known
+        return ~known | (df["lonely"].fillna(False).astype(bool) == (df["djg_total"].astype("Float64") >= 2).fillna(False))
 
     def heard_applies(df):
         heard = [c for c in cb.multi_columns("heard")]

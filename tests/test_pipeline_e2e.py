@@ -1,0 +1,175 @@
+"""The whole pipeline on the committed synthetic data, as `make report` runs it, and its report.
+
+One run into a temporary directory (shared by the tests here, kept on one xdist worker), then
+checks of what a reader gets: both renderings, their sections and numbered figures and tables,
+the page in a real browser, the PDF as images, the no-op re-run, determinism, and that the
+report's numbers follow the results tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from analysis import config, runner
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+SECTIONS = ["Samenvatting", "Doelen van het onderzoek", "Methode", "Beperkingen", "Referenties",
+            "Bijlage: reproduceerbaarheid"]
+
+
+def run(out: Path, output: Path, *extra: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m analysis run`` as the Makefile calls it (a fresh process, like a user's)."""
+    cmd = [sys.executable, "-m", "analysis", "run", "--raw", str(config.RAW_DIR), "--out", str(out),
+           "--output", str(output), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd or config.PROJECT_DIR, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    out, output = base / "out", base / "_output"
+    proc = run(out, output)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = (output / "report.html").read_text(encoding="utf-8")
+    from pypdf import PdfReader
+
+    pdf_text = "\n".join(page.extract_text() for page in PdfReader(output / "report.pdf").pages)
+    return SimpleNamespace(base=base, out=out, output=output, log=proc.stdout, html=html, pdf=pdf_text)
+
+
+def test_every_stage_ran_and_wrote_its_outputs(pipeline):
+    for stage in runner.load_stages():
+        assert f"{stage.id} {stage.name}: done in" in pipeline.log
+        roots = runner.Roots(raw=config.RAW_DIR, out=pipeline.out, output=pipeline.output)
+        assert runner.outputs_present(stage, roots), stage.id
+        if stage.kind == "notebook":
+            assert (pipeline.output / "notebooks" / stage.source.name).is_file()
+
+
+def test_noop_rerun_executes_nothing(pipeline):
+    proc = run(pipeline.out, pipeline.output)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[")]
+    assert lines and all(ln.endswith(": up to date") for ln in lines), proc.stdout
+
+
+def text_of_html(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def numbered(text: str, word: str) -> list[int]:
+    return sorted({int(n) for n in re.findall(rf"{word} (\d+):", text)})
+
+
+def test_html_and_pdf_have_the_same_sections_and_numbered_items(pipeline):
+    html_text = text_of_html(pipeline.html)
+    pdf = re.sub(r"\s+", " ", pipeline.pdf)
+    for section in SECTIONS:
+        assert section in html_text, f"HTML lacks section {section!r}"
+        assert section in pdf, f"PDF lacks section {section!r}"
+    for word in ("Tabel", "Figuur"):
+        in_html, in_pdf = numbered(html_text, word), numbered(pdf, word)
+        assert in_html == in_pdf, (word, in_html, in_pdf)
+        assert in_html == list(range(1, len(in_html) + 1)), f"{word} numbers not consecutive: {in_html}"
+    assert numbered(html_text, "Tabel"), "no numbered table"
+    assert "?@" not in html_text and "?@" not in pdf, "unresolved cross-reference"
+
+
+def test_synthetic_banner_on_first_page(pipeline):
+    first_page = pipeline.pdf.split("\n1\n")[0] if "\n1\n" in pipeline.pdf else pipeline.pdf[:3000]
+    assert "Synthetische data" in first_page
+    assert "Synthetische data" in text_of_html(pipeline.html)[:3000]
+
+
+def test_html_is_self_contained(pipeline):
+    assert not re.search(r'<(?:img|script|link)[^>]+(?:src|href)="(?:https?:)?//', pipeline.html)
+
+
+@pytest.mark.browser
+def test_html_in_headless_chromium(pipeline):
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((pipeline.output / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
+        n_images = page.evaluate("document.images.length")
+        n_tables = page.evaluate("document.querySelectorAll('table').length")
+        page.screenshot(path=str(pipeline.output / "report-screenshot.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert broken == 0
+    assert n_tables >= len(numbered(text_of_html(pipeline.html), "Tabel"))
+    assert n_images >= len(numbered(text_of_html(pipeline.html), "Figuur"))
+    assert (pipeline.output / "report-screenshot.png").stat().st_size > 10_000
+
+
+def test_pdf_pages_as_images(pipeline):
+    prefix = pipeline.output / "page"
+    subprocess.run(["pdftoppm", "-png", "-r", "50", str(pipeline.output / "report.pdf"), str(prefix)], check=True)
+    pages = sorted(pipeline.output.glob("page-*.png"))
+    assert len(pages) >= 2
+    assert all(p.stat().st_size > 5_000 for p in pages)
+
+
+def test_report_numbers_follow_the_results_tables(pipeline, tmp_path):
+    """Change one number in a results table: the report's text changes with it."""
+    from analysis.render import render_report
+
+    out = tmp_path / "out"
+    shutil.copytree(pipeline.out, out)
+    flow_path = out / "results" / "cleaning_flow.csv"
+    flow = flow_path.read_text(encoding="utf-8")
+    first_received = re.search(r"^DH_bereik\.csv,DH,(\d+),", flow, re.M).group(1)
+    flow_path.write_text(flow.replace(f"DH_bereik.csv,DH,{first_received},", "DH_bereik.csv,DH,9160,", 1), encoding="utf-8")
+    files = render_report(config.REPORT_QMD, tmp_path / "_output", formats=("html",), env={config.ENV_OUT: str(out)})
+    text = text_of_html(files["html"].read_text(encoding="utf-8"))
+    old_total = re.search(r"kwamen (\S+) bereiksvragenlijsten", text_of_html(pipeline.html)).group(1)
+    new_total = re.search(r"kwamen (\S+) bereiksvragenlijsten", text).group(1)
+    assert int(new_total.replace(".", "")) == int(old_total.replace(".", "")) + 9000
+
+
+def digest_tree(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".stamps" not in p.parts
+    }
+
+
+@pytest.mark.slow
+def test_rerun_from_scratch_elsewhere_is_byte_identical(pipeline, tmp_path):
+    """Determinism: a forced run from another working directory gives the same bytes."""
+    out, output = tmp_path / "out", tmp_path / "_output"
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    proc = run(out, output, "--force", "--no-report", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    first, second = digest_tree(pipeline.out), digest_tree(out)
+    assert set(first) == set(second)
+    differ = sorted(k for k in first if first[k] != second[k])
+    assert differ == [], differ
+
+
+def test_privacy_check_passes_on_the_outputs(pipeline):
+    proc = subprocess.run([sys.executable, "-m", "analysis", "check-privacy", "--out", str(pipeline.out),
+                           "--output", str(pipeline.output)], capture_output=True, text=True, cwd=config.PROJECT_DIR,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
