@@ -1,0 +1,457 @@
+"""Interviews: both waves cleaned into one long table, scored, paired, and the coded segments.
+
+STUDY.md section 2 ("Interviews", "Scoring") and section 6 ("03 paired"). The structured part
+of each interview is read from ``interviews.xlsx`` (one sheet per wave, the sheet → wave
+mapping is in the codebook) through the generic cleaning engine (:mod:`analysis.clean`), so
+the rules and the cleaning log are the same as for the reach questionnaires:
+
+* a known spelling variant becomes its code (logged); "weet niet" becomes missing (logged);
+  an empty cell is simply missing;
+* an out-of-range score (e.g. Positieve Gezondheid "meedoen" = 12 on a 0-10 scale) becomes
+  missing (logged by :func:`analysis.clean.map_source`);
+* an unknown code or an unreadable number stops with :class:`~analysis.readers.RawDataError`
+  naming file[sheet], row and column;
+* what a missing item does to a scale score is logged too (one row per missing item, the rule
+  naming the consequence), so that every score that is missing or computed over fewer items
+  can be traced to its raw cell;
+* a person interviewed twice in one wave, a person at T1 who has no T0 interview, a person at
+  another site at T1 than at T0, or a T1 date before the T0 date are entry errors, not things
+  cleaning can guess: they stop with :class:`RawDataError`.
+
+Person IDs are pseudonymised with the keyed hash of :func:`analysis.clean.pseudonymise`
+(input ``"<site>:<raw id>"``, prefix ``"I"``); the coded segments use the same key and the same
+input, so a person has one pseudonym in the interviews, the pairs and the segments.
+
+Scores (:mod:`analysis.scoring`): De Jong Gierveld total / emotional / social with the
+manual's missing-item rule (total over five items when one is missing, missing when more are;
+a subscale missing when any of its items is), WHO-5 0-100 (all five items needed), the six
+Positieve Gezondheid dimensions and six Zelfredzaamheid-Matrix domains as rated (no totals).
+The codebook's interview tables have no Positieve Gezondheid mean; :mod:`analysis.changes`
+adds it to its results only.
+
+The interval between the waves is ``days / (365.25 / 12)`` months (a mean Gregorian month);
+``interval_ok`` says whether it lies within ``analysis.interval_months`` of
+``analysis/study.yaml`` (bounds included). Pairs outside the window are flagged, not dropped.
+
+The segments export (one row per coded segment) is reduced to ``segment_id``, ``person_id``,
+``site``, ``wave``, ``code_group``, ``code``: the segment text is never read into the tidy table
+(STUDY.md section 9). The person and wave come from the document name through the pattern in
+the codebook (``sources.segments.document``); a name that does not match, or that names a person
+or wave without a structured interview, stops with :class:`RawDataError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import clean, config
+from analysis import codebook as cbmod
+from analysis.cleanlog import CleaningLog
+from analysis.fmt import suppress_small_cells
+from analysis.readers import ROW, RawDataError
+from analysis.scoring import who5 as score_who5
+
+FILE = clean.FILE
+#: Prefix of interviewee pseudonyms (reach respondents are "R", proxy reports "P").
+PREFIX = "I"
+#: Days per month for the T0-T1 interval: the mean Gregorian month.
+DAYS_PER_MONTH = 365.25 / 12
+WAVES = ("T0", "T1")
+DJG_ITEMS = [f"djg_{i}" for i in range(1, 7)]
+WHO5_ITEMS = [f"who5_{i}" for i in range(1, 6)]
+
+__all__ = [
+    "InterviewData", "pseudonyms", "read_waves", "check_waves", "score", "pair", "attrition", "clean_segments",
+    "clean_interviews", "clean_all_interviews", "outcomes", "interval_window",
+]
+
+
+def outcomes(cb: cbmod.Codebook | None = None) -> list[str]:
+    """The outcome family of the paired analysis: ``tables.interview_pairs.outcomes``.
+
+    >>> outcomes()[:4]
+    ['djg_total', 'djg_emotional', 'djg_social', 'who5']
+    """
+    cb = cb or cbmod.load()
+    return list(cb.table("interview_pairs")["outcomes"])
+
+
+def interval_window(study: dict | None = None) -> tuple[float, float]:
+    """The T0-T1 window in months from ``analysis/study.yaml`` (``analysis.interval_months``).
+
+    >>> interval_window()
+    (4.0, 8.0)
+    """
+    lo, hi = (study or config.study())["analysis"]["interval_months"]
+    if not (0 <= lo < hi):
+        raise ValueError(f"analysis.interval_months in study.yaml must be [low, high] with 0 <= low < high, got {[lo, hi]}")
+    return float(lo), float(hi)
+
+
+def pseudonyms(ids: pd.Series, sites: pd.Series, key: bytes) -> pd.Series:
+    """Pseudonym per row for IDs that repeat (a person's two waves, their many segments).
+
+    :func:`analysis.clean.pseudonymise` hashes ``"<site>:<raw id>"`` and refuses repeated
+    pseudonyms (its guard against hash collisions), so each distinct (site, ID) is hashed once
+    and mapped back: the same person gets the same pseudonym in every table.
+
+    >>> p = pseudonyms(pd.Series(["DH-01", "DH-01", "DH-02"]), pd.Series(["DH"] * 3), b"k")
+    >>> p.iloc[0] == p.iloc[1] != p.iloc[2], p.iloc[0][:1]
+    (True, 'I')
+    """
+    pairs = pd.DataFrame({"site": sites.to_numpy(), "id": ids.to_numpy()}, index=ids.index)
+    uniq = pairs.drop_duplicates().reset_index(drop=True)
+    uniq["pseudonym"] = clean.pseudonymise(uniq["id"], uniq["site"], key, prefix=PREFIX)
+    out = pairs.merge(uniq, on=["site", "id"], how="left")["pseudonym"]
+    return pd.Series(out.to_numpy(), index=ids.index, dtype=object)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _raw_column(cb: cbmod.Codebook, source: str, var: str) -> str:
+    return cb.mapping(source, var)["column"]
+
+
+def read_waves(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read every interview sheet and map it through the codebook: one long tidy frame.
+
+    Returns the frame (raw person IDs, a ``wave`` column from the sheet, plus ``_row`` and
+    ``_file``) and the flow (per sheet: file, wave, received). A person listed twice in one
+    sheet, or a row without a person ID, stops with :class:`RawDataError`.
+    """
+    parts, flow = [], []
+    id_col = _raw_column(cb, "interviews", "person_id")
+    for raw, file, extra in clean.read_source(raw_dir, "interviews", cb):
+        wave = extra.get("wave")
+        if wave not in WAVES:
+            raise ValueError(f"analysis/codebook.yaml: sources.interviews.read.sheets maps a sheet to {wave!r}; waves are {WAVES}")
+        tidy = clean.map_source(raw, "interviews", cb, log, file, extra)
+        no_id = tidy["person_id"].isna()
+        if no_id.any():
+            i = tidy.index[no_id][0]
+            raise RawDataError(file, "interview without a person ID; fill in the ID", row=int(tidy.at[i, ROW]), column=id_col)
+        dup = tidy.duplicated("person_id", keep=False)
+        if dup.any():
+            who = tidy.loc[dup, "person_id"].iloc[0]
+            rows = tidy.loc[tidy["person_id"] == who, ROW].tolist()
+            raise RawDataError(
+                file, f"person {who!r} is interviewed more than once in wave {wave} (rows {rows}); keep one "
+                "interview per person per wave or correct the ID", row=int(rows[1]), column=id_col)
+        tidy.insert(2, "wave", wave)
+        parts.append(tidy)
+        flow.append({"file": file, "wave": wave, "received": len(raw)})
+    return pd.concat(parts, ignore_index=True), pd.DataFrame(flow)
+
+
+def check_waves(tidy: pd.DataFrame, cb: cbmod.Codebook) -> None:
+    """Entry errors across the waves stop the cleaning (never guessed away).
+
+    * a person at T1 without a T0 interview (there is nothing to pair with; a typo in the ID is
+      the likely cause);
+    * a person at another site at T1 than at T0 (the pseudonym depends on the site);
+    * a T1 interview dated before the T0 interview, or more than 36 months after it (the
+      codebook's range of ``interval_months``; a typo in a date is the likely cause).
+    """
+    id_col = _raw_column(cb, "interviews", "person_id")
+    t0 = tidy[tidy["wave"] == "T0"].set_index("person_id")
+    t1 = tidy[tidy["wave"] == "T1"]
+    orphan = ~t1["person_id"].isin(t0.index)
+    if orphan.any():
+        i = t1.index[orphan][0]
+        raise RawDataError(
+            t1.at[i, FILE], f"person {t1.at[i, 'person_id']!r} has a T1 interview but no T0 interview; correct the "
+            "ID (it must match the T0 sheet) or add the T0 interview", row=int(t1.at[i, ROW]), column=id_col)
+    site0 = t1["person_id"].map(t0["site"])
+    moved = t1["site"] != site0
+    if moved.any():
+        i = t1.index[moved][0]
+        raise RawDataError(
+            t1.at[i, FILE], f"person {t1.at[i, 'person_id']!r} is at site {t1.at[i, 'site']!r} at T1 but at "
+            f"{site0[i]!r} at T0; one person belongs to one site", row=int(t1.at[i, ROW]),
+            column=_raw_column(cb, "interviews", "site"))
+    days = (t1["date"] - t1["person_id"].map(t0["date"])).dt.days
+    lo, hi = cb.value_range("interval_months")
+    bad = days.notna() & ((days < (lo or 0) * DAYS_PER_MONTH) | (days > (hi or np.inf) * DAYS_PER_MONTH))
+    if bad.any():
+        i = t1.index[bad][0]
+        raise RawDataError(
+            t1.at[i, FILE], f"T1 date of person {t1.at[i, 'person_id']!r} is {int(days[i])} days after the T0 date "
+            f"(allowed {lo}-{hi} months); correct the date in either sheet", row=int(t1.at[i, ROW]),
+            column=_raw_column(cb, "interviews", "date"))
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def score(tidy: pd.DataFrame, cb: cbmod.Codebook, log: CleaningLog) -> pd.DataFrame:
+    """Add ``djg_emotional``, ``djg_social``, ``djg_total`` and ``who5``; log what missing items did.
+
+    De Jong Gierveld (De Jong Gierveld & Van Tilburg 2006, *Manual of the Loneliness Scale*,
+    section 8): the total is the count over the answered items when at most one is missing
+    (not prorated) and missing otherwise; a subscale is missing when any of its items is.
+    WHO-5 (Topp et al. 2015) needs all five items. Scoring itself is
+    :func:`analysis.clean._djg` (the tidy code ``min_of_meer`` is the answer "min of meer") and
+    :func:`analysis.scoring.who5`. One log row per missing item of an interview whose score it
+    changes; the input is not modified.
+    """
+    out = tidy.copy()
+    djg = clean._djg(out)
+    for col in ("djg_emotional", "djg_social", "djg_total"):
+        out[col] = djg[col]
+    out["who5"] = score_who5(out, WHO5_ITEMS)["score"].astype("Int64")
+    subscale = {v: cb.variable(v)["subscale"] for v in DJG_ITEMS}
+    miss = out[DJG_ITEMS].isna()
+    n_miss = miss.sum(axis=1)
+    for i in out.index[(n_miss > 0) & (n_miss < len(DJG_ITEMS))]:
+        items = [v for v in DJG_ITEMS if miss.at[i, v]]
+        subs = sorted({f"djg_{subscale[v]}" for v in items})
+        if len(items) == 1:
+            rule = (f"DJG item not answered: djg_total counted over the 5 answered items (manual, not prorated); "
+                    f"{', '.join(subs)} missing")
+        else:
+            rule = (f"{len(items)} DJG items not answered: djg_total missing (manual: at most one missing item); "
+                    f"{', '.join(subs)} missing")
+        for v in items:
+            log.add(out.at[i, FILE], out.at[i, ROW], _raw_column(cb, "interviews", v), "", "", rule)
+    wmiss = out[WHO5_ITEMS].isna()
+    wn = wmiss.sum(axis=1)
+    for i in out.index[(wn > 0) & (wn < len(WHO5_ITEMS))]:
+        for v in [v for v in WHO5_ITEMS if wmiss.at[i, v]]:
+            log.add(out.at[i, FILE], out.at[i, ROW], _raw_column(cb, "interviews", v), "", "",
+                    "WHO-5 item not answered: who5 missing (all five items needed)")
+    return out
+
+
+# --- pairs and attrition ----------------------------------------------------------------------
+
+
+def pair(interviews: pd.DataFrame, outcome_cols: list[str], window: tuple[float, float]) -> pd.DataFrame:
+    """Wide pairs: one row per person with both waves, ``<outcome>_t0/_t1/_diff`` per outcome.
+
+    Parameters
+    ----------
+    interviews : pandas.DataFrame
+        Long table, one row per person per wave (``person_id``, ``site``, ``wave``, ``date``
+        and the outcome columns). Not modified.
+    outcome_cols : list of str
+        Outcomes to pair.
+    window : (float, float)
+        The interval window in months (bounds included).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_id``, ``site``, ``interval_months`` (``days / (365.25/12)``), ``interval_ok``
+        (nullable boolean, missing when a date is), then per outcome ``_t0``, ``_t1``, ``_diff``
+        (``t1 - t0``). Rows are joined on ``person_id`` only: two rows are never combined
+        unless they carry the same ID, and a person with two sites or two rows in a wave
+        raises ``ValueError``.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"person_id": ["a", "a", "b"], "site": "DH", "wave": ["T0", "T1", "T0"],
+    ...                      "date": pd.to_datetime(["2025-01-01", "2025-07-02", "2025-01-05"]),
+    ...                      "who5": pd.array([40, 52, 60], dtype="Int64")})
+    >>> p = pair(long, ["who5"], (4, 8))  # 182 days / (365.25 / 12) = 5.98 months
+    >>> p[["person_id", "interval_months", "who5_diff"]].round(2).to_dict("records")
+    [{'person_id': 'a', 'interval_months': 5.98, 'who5_diff': 12}]
+    """
+    need = ["person_id", "site", "wave", "date", *outcome_cols]
+    absent = [c for c in need if c not in interviews]
+    if absent:
+        raise ValueError(f"pair: columns {absent} missing from the interviews table")
+    if interviews.duplicated(["person_id", "wave"]).any():
+        raise ValueError("pair: more than one row for a person in one wave; clean the interviews first")
+    if set(interviews["wave"].dropna()) - set(WAVES):
+        raise ValueError(f"pair: waves must be {WAVES}")
+    t0 = interviews[interviews["wave"] == "T0"].set_index("person_id")
+    t1 = interviews[interviews["wave"] == "T1"].set_index("person_id")
+    both = t0.index.intersection(t1.index, sort=False)
+    t0, t1 = t0.loc[both], t1.loc[both]
+    if (t0["site"] != t1["site"]).any():
+        raise ValueError("pair: a person has a different site at T1 than at T0")
+    months = (t1["date"] - t0["date"]).dt.days / DAYS_PER_MONTH
+    lo, hi = window
+    ok = pd.array((months >= lo) & (months <= hi), dtype="boolean")
+    ok[months.isna().to_numpy()] = pd.NA
+    out = pd.DataFrame({"person_id": both.astype(object), "site": t0["site"].to_numpy(),
+                        "interval_months": months.astype("float64").to_numpy(), "interval_ok": ok})
+    cols = {}
+    for o in outcome_cols:
+        a, b = t0[o].to_numpy(), t1[o].to_numpy()
+        cols[f"{o}_t0"] = pd.array(a, dtype=t0[o].dtype)
+        cols[f"{o}_t1"] = pd.array(b, dtype=t1[o].dtype)
+        cols[f"{o}_diff"] = cols[f"{o}_t1"] - cols[f"{o}_t0"]
+    out = pd.concat([out, pd.DataFrame(cols)], axis=1)
+    return out.sort_values(["site", "person_id"], kind="mergesort").reset_index(drop=True)
+
+
+def attrition(interviews: pd.DataFrame, outcome_cols: list[str]) -> pd.DataFrame:
+    """Completers (T0 and T1) against drop-outs (T0 only), at T0: n and mean (SD) per outcome.
+
+    Returns a long table, one row per site (``"alle"`` for all sites together) and outcome:
+    ``site``, ``outcome``, ``n_persons_completers``, ``n_persons_dropouts`` (persons, whatever
+    their outcome), ``n_completers``, ``mean_completers``, ``sd_completers``, ``n_dropouts``,
+    ``mean_dropouts``, ``sd_dropouts`` (n, mean and SD of the T0 values that are not missing),
+    ``difference`` (drop-outs minus completers). Descriptive only: with a handful of drop-outs
+    a test would say nothing. Not modified: ``interviews``.
+    """
+    t0 = interviews[interviews["wave"] == "T0"]
+    t1_ids = set(interviews.loc[interviews["wave"] == "T1", "person_id"])
+    completer = t0["person_id"].isin(t1_ids)
+    rows = []
+    groups = [("alle", t0.index)] + [(s, idx) for s, idx in t0.groupby("site", sort=True).groups.items()]
+    for site, idx in groups:
+        sub, comp = t0.loc[idx], completer.loc[idx]
+        for o in outcome_cols:
+            a = pd.to_numeric(sub.loc[comp, o], errors="coerce").astype(float).dropna()
+            b = pd.to_numeric(sub.loc[~comp, o], errors="coerce").astype(float).dropna()
+            rows.append({
+                "site": site, "outcome": o,
+                "n_persons_completers": int(comp.sum()), "n_persons_dropouts": int((~comp).sum()),
+                "n_completers": a.size, "mean_completers": a.mean() if a.size else np.nan,
+                "sd_completers": a.std(ddof=1) if a.size > 1 else np.nan,
+                "n_dropouts": b.size, "mean_dropouts": b.mean() if b.size else np.nan,
+                "sd_dropouts": b.std(ddof=1) if b.size > 1 else np.nan,
+            })
+    out = pd.DataFrame(rows)
+    out["difference"] = out["mean_dropouts"] - out["mean_completers"]
+    return out
+
+
+# --- coded segments ---------------------------------------------------------------------------
+
+
+def clean_segments(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, persons: pd.DataFrame,
+                   key: bytes) -> tuple[pd.DataFrame, dict]:
+    """The coded-segments export → one row per segment, without text.
+
+    Parameters
+    ----------
+    persons : pandas.DataFrame
+        The cleaned interviews with *raw* person IDs (``person_id``, ``site``, ``wave``): the
+        site of a segment's person comes from there, and a document naming a person or wave
+        without a structured interview stops with :class:`RawDataError`.
+    key : bytes
+        The pseudonym key (the same as for the interviews).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The segments table (``segment_id``, ``person_id``, ``site``, ``wave``, ``code_group``,
+        ``code``; ``segment_id`` numbers the kept segments in file order) and the flow row.
+    """
+    src = cb.source("segments")
+    doc = src.get("document")
+    if not doc or "pattern" not in doc:
+        raise ValueError("analysis/codebook.yaml: sources.segments needs document: {column, pattern}")
+    pattern = re.compile(doc["pattern"])
+    if not {"person_id", "wave"} <= set(pattern.groupindex):
+        raise ValueError("analysis/codebook.yaml: sources.segments.document.pattern needs groups (?P<person_id>…) and (?P<wave>…)")
+    (raw, file, extra), = clean.read_source(raw_dir, "segments", cb)
+    tidy = clean.map_source(raw, "segments", cb, log, file, extra)  # free text is not read
+    names = raw[doc["column"]].astype(str).str.strip()
+    parsed = names.str.extract(pattern)
+    bad = parsed["person_id"].isna() | ~names.str.fullmatch(pattern.pattern)
+    if bad.any():
+        i = bad[bad].index[0]
+        raise RawDataError(file, f"document name {names[i]!r} does not match the pattern {doc['pattern']!r} "
+                           "(person and wave, e.g. 'DH-03_T0'); rename the document in the coding software or fix "
+                           "sources.segments.document in analysis/codebook.yaml", row=int(raw.at[i, ROW]), column=doc["column"])
+    if not parsed["wave"].isin(WAVES).all():
+        i = parsed.index[~parsed["wave"].isin(WAVES)][0]
+        raise RawDataError(file, f"wave {parsed.at[i, 'wave']!r} in document name {names[i]!r} is not one of {WAVES}",
+                           row=int(raw.at[i, ROW]), column=doc["column"])
+    site_of = persons.drop_duplicates("person_id").set_index("person_id")["site"]
+    known = pd.MultiIndex.from_frame(persons[["person_id", "wave"]])
+    has_interview = pd.MultiIndex.from_frame(parsed[["person_id", "wave"]]).isin(known)
+    if not has_interview.all():
+        i = parsed.index[~has_interview][0]
+        who = parsed.at[i, "person_id"]
+        what = "person" if who not in site_of.index else f"{parsed.at[i, 'wave']} interview of person"
+        raise RawDataError(file, f"document {names[i]!r} names a {what} {who!r} not in the interviews; correct the "
+                           "document name or add the interview", row=int(raw.at[i, ROW]), column=doc["column"])
+    no_code = tidy["code"].isna()
+    if no_code.any():
+        log.remove_rows(file, tidy.loc[no_code, ROW], "segment without a code: removed (nothing to count)")
+    keep = ~no_code
+    groups = {c: lab["group"] for c, lab in cb.code_labels("code").items()}
+    sites = parsed.loc[keep, "person_id"].map(site_of)
+    out = pd.DataFrame({
+        "segment_id": pd.array(np.arange(1, int(keep.sum()) + 1), dtype="Int64"),
+        "person_id": pseudonyms(parsed.loc[keep, "person_id"], sites, key).to_numpy(),
+        "site": sites.to_numpy(),
+        "wave": parsed.loc[keep, "wave"].to_numpy(),
+        "code_group": tidy.loc[keep, "code"].map(groups).to_numpy(),
+        "code": tidy.loc[keep, "code"].to_numpy(),
+    })
+    return out, {"file": file, "wave": "T0+T1", "received": len(raw), "kept": int(keep.sum())}
+
+
+# --- everything -------------------------------------------------------------------------------
+
+
+@dataclass
+class InterviewData:
+    """The cleaned interview tables, their cleaning log and the flow (rows in and kept per file)."""
+
+    interviews: pd.DataFrame
+    pairs: pd.DataFrame
+    segments: pd.DataFrame
+    log: CleaningLog
+    flow: pd.DataFrame
+
+
+def clean_interviews(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None) -> InterviewData:
+    """Interviews (both waves), their pairs and the coded segments, cleaned and pseudonymised.
+
+    Nothing is written; :func:`clean_all_interviews` validates and writes. See the module
+    docstring for the rules.
+    """
+    raw_dir = Path(raw_dir)
+    cb = cb or cbmod.load(raw_dir=raw_dir)
+    synthetic = clean.is_synthetic(raw_dir) if synthetic is None else synthetic
+    key = clean.pseudonym_key(synthetic)
+    log = CleaningLog()
+    tidy, flow = read_waves(raw_dir, cb, log)
+    check_waves(tidy, cb)
+    tidy = score(tidy, cb, log)
+    persons = tidy[["person_id", "site", "wave"]]
+    segments, seg_flow = clean_segments(raw_dir, cb, log, persons, key)
+    tidy["person_id"] = pseudonyms(tidy["person_id"], tidy["site"], key)
+    kept = tidy.groupby(FILE).size()
+    flow["kept"] = flow["file"].map(kept).fillna(0).astype(int)
+    flow = pd.concat([flow, pd.DataFrame([seg_flow])], ignore_index=True)
+    if (flow["received"] != flow["kept"] + (flow["file"] == seg_flow["file"]) * (seg_flow["received"] - seg_flow["kept"])).any():
+        raise RuntimeError("rows in != rows kept + rows removed: a cleaning bug")
+    interviews = clean._finish(tidy, cb, "interviews")
+    interviews = interviews.sort_values(["site", "person_id", "wave"], kind="mergesort").reset_index(drop=True)
+    pairs = pair(interviews, outcomes(cb), interval_window(cb.study))
+    pairs = pairs[cb.table_columns("interview_pairs")]
+    return InterviewData(interviews, pairs, segments, log, flow)
+
+
+def clean_all_interviews(raw_dir: Path, out: Path) -> dict:
+    """Notebook 03, first step: clean, validate and write the interview tables.
+
+    Writes ``<out>/interviews``, ``interview_pairs``, ``segments`` and
+    ``cleaning_log_interviews`` (Parquet + CSV) and ``<out>/results/interview_flow.csv`` (counts
+    1-4 suppressed as "<5", STUDY.md section 9). Returns the tables, the log, the flow and the
+    list of written files.
+    """
+    raw_dir, out = Path(raw_dir), Path(out)
+    cb = cbmod.load(raw_dir=raw_dir)
+    data = clean_interviews(raw_dir, cb)
+    tables = {"interviews": data.interviews, "interview_pairs": data.pairs, "segments": data.segments}
+    min_cell = int(config.study()["analysis"]["min_cell"])
+    flow = suppress_small_cells(data.flow, ["received", "kept"], min_cell)
+    log = data.log.frame()
+    written = clean.write_outputs(out, tables, log=log, log_name="cleaning_log_interviews",
+                                  flow=flow, flow_name="interview_flow", raw_dir=raw_dir)
+    return {"tables": tables, "log": log, "flow": data.flow, "written": written}
