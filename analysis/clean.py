@@ -147,7 +147,8 @@ def _missing_reason(ctx: _Ctx, column: str, text: pd.Series, norm: pd.Series) ->
     steps = ctx.cb.source(ctx.source).get("normalise", [])
     miss = {cbmod.normalise_text(k, steps): v for k, v in miss.items()}
     declared = ctx.extra.get("sav_missing", {}).get(column)
-    reason = norm.map(miss).fillna("").astype(object)
+    reason = norm.map(miss).astype(object)
+    reason = reason.where(reason.notna(), "")
     if declared is not None:
         # SPSS: only codes the file declares user-missing for this column mean missing
         codes = {str(int(c)) if float(c).is_integer() else str(c) for c in declared}
@@ -702,8 +703,11 @@ def provenance(raw_dir: Path) -> dict:
 
 def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFrame, log_name: str = "cleaning_log",
                   flow: pd.DataFrame | None = None, flow_name: str = "cleaning_flow", raw_dir: Path | None = None,
-                  extra: dict | None = None) -> pd.DataFrame:
+                  extra: dict | None = None, record_provenance: bool = True) -> pd.DataFrame:
     """Validate every table against its schema, then write Parquet + CSV atomically.
+
+    ``record_provenance``: write ``provenance.json`` (stage 01 does; a later stage reading the
+    same raw directory leaves it to stage 01, so one stage owns each output file).
 
     All tables are validated before any is written, so a schema failure leaves the previous
     outputs untouched. Returns a small table of what was written (table, rows, file).
@@ -725,7 +729,7 @@ def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFra
         flow.to_csv(tmp, index=False)
         os.replace(tmp, res / f"{flow_name}.csv")
         written.append({"table": flow_name, "rows": len(flow), "file": f"results/{flow_name}.csv"})
-    if raw_dir is not None:
+    if raw_dir is not None and record_provenance:
         record = provenance(raw_dir) | (extra or {})
         tmp = out / ".provenance.json.tmp"
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")

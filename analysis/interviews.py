@@ -453,5 +453,6 @@ def clean_all_interviews(raw_dir: Path, out: Path) -> dict:
     flow = suppress_small_cells(data.flow, ["received", "kept"], min_cell)
     log = data.log.frame()
     written = clean.write_outputs(out, tables, log=log, log_name="cleaning_log_interviews",
-                                  flow=flow, flow_name="interview_flow", raw_dir=raw_dir)
+                                  flow=flow, flow_name="interview_flow", raw_dir=raw_dir,
+                                  record_provenance=False)
     return {"tables": tables, "log": log, "flow": data.flow, "written": written}

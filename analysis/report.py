@@ -182,3 +182,155 @@ def limitations(synthetic: bool) -> str:
         "\"<5\" om herleidbaarheid naar personen te voorkomen.",
     ]
     return "\n\n".join(items)
+
+
+# --- values and display tables read from the results (formatting only, no statistics) ----------
+
+SUPPRESSED = "<5"
+
+
+def _is_suppressed(x) -> bool:
+    return isinstance(x, str) and x.strip().startswith("<")
+
+
+def num(x, decimals: int = 1) -> str:
+    """A results value for the text: Dutch number, or the suppression mark as it is.
+
+    >>> num("<5"), num(3.14159, 2), num("7", 0)
+    ('<5', '3,14', '7')
+    """
+    from analysis import fmt
+
+    if _is_suppressed(x):
+        return str(x).strip()
+    return fmt.number(float(x), decimals)
+
+
+def count(x) -> str:
+    """A count of persons for running text: "minder dan vijf" where the table shows "<5".
+
+    >>> count("<5"), count(14.0)
+    ('minder dan vijf', '14')
+    """
+    return "minder dan vijf" if _is_suppressed(x) else num(x, 0)
+
+
+def p(x) -> str:
+    """A p-value for the text ("< 0,001", "0,046"), or the suppression mark."""
+    from analysis import fmt
+
+    return str(x).strip() if _is_suppressed(x) else fmt.pvalue(float(x))
+
+
+def summary(name: str, out: str | os.PathLike | None = None) -> dict:
+    """A ``*_summary`` results table as ``{key: value}`` (numbers as float, "<5" kept as text)."""
+    table = result(name, out)
+    out_: dict = {}
+    for key, value in zip(table["key"], table["value"]):
+        try:
+            out_[key] = float(value)
+        except (TypeError, ValueError):
+            out_[key] = value
+    return out_
+
+
+def _ci(est, low, high, decimals: int) -> str:
+    if any(_is_suppressed(v) for v in (est, low, high)):
+        return SUPPRESSED
+    from analysis import fmt
+
+    return fmt.estimate_ci(float(est), float(low), float(high), decimals)
+
+
+def _mean_sd(mean, sd, decimals: int) -> str:
+    if _is_suppressed(mean) or _is_suppressed(sd):
+        return SUPPRESSED
+    from analysis import fmt
+
+    return fmt.mean_sd(float(mean), float(sd), decimals)
+
+
+#: Short prefixes for outcome labels in wide tables (explained in the table caption).
+INSTRUMENT_PREFIX = {"pg": "PG: ", "zrm": "ZRM: "}
+
+
+def paired_outcome_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
+    """Table of changes per outcome (results/paired_changes.csv, one scope) for the report."""
+    rows = changes[changes["scope"] == scope].sort_values("order")
+    dec = rows["instrument"].map({"who5": 1}).fillna(2).astype(int)
+    prefix = rows["instrument"].map(INSTRUMENT_PREFIX).fillna("")
+    return pd.DataFrame({
+        "Uitkomst": prefix + rows["label_short"],
+        "n": rows["n_pairs"].map(lambda v: num(v, 0)),
+        "T0 gem. (SD)": [_mean_sd(m, s, d) for m, s, d in zip(rows["mean_t0"], rows["sd_t0"], dec)],
+        "T1 gem. (SD)": [_mean_sd(m, s, d) for m, s, d in zip(rows["mean_t1"], rows["sd_t1"], dec)],
+        "Verandering (95%-BI)": [_ci(e, lo, hi, d) for e, lo, hi, d in
+                                 zip(rows["mean_change"], rows["mean_change_ci_low"], rows["mean_change_ci_high"], dec)],
+        "dz (95%-BI)": [_ci(e, lo, hi, 2) for e, lo, hi in zip(rows["dz"], rows["dz_ci_low"], rows["dz_ci_high"])],
+        "p t-toets (Holm)": rows["p_t_holm"].map(p),
+        "p Wilcoxon (Holm)": rows["p_wilcoxon_holm"].map(p),
+    })
+
+
+def mixed_model_table(mm: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """Sensitivity analysis: wave effect of the mixed model next to the paired mean change."""
+    info = changes[changes["scope"] == "all"].set_index("outcome")
+    mm = mm.assign(_o=mm["outcome"].map(info["order"])).sort_values("_o")
+    short = mm["outcome"].map(info["instrument"]).map(INSTRUMENT_PREFIX).fillna("") + mm["outcome"].map(info["label_short"])
+    return pd.DataFrame({
+        "Uitkomst": short,
+        "Gepaarde verandering": mm["paired_mean_change"].map(lambda v: num(v, 2)),
+        "Mixed model: T1 − T0 (95%-BI)": [_ci(e, lo, hi, 2) for e, lo, hi in zip(mm["estimate"], mm["ci_low"], mm["ci_high"])],
+        "Personen": mm["n_persons"].map(lambda v: num(v, 0)),
+    })
+
+
+def themes_table(themes: pd.DataFrame, group: str) -> pd.DataFrame:
+    """Persons mentioning each code at T0 and T1, all sites (results/paired_themes.csv)."""
+    sub = themes[(themes["site"] == "alle") & (themes["code_group"] == group)]
+
+    def cell(r):
+        if _is_suppressed(r["n_persons"]):
+            return SUPPRESSED
+        return f"{num(r['n_persons'], 0)} ({num(r['pct_persons'], 0)}%)"
+
+    sub = sub.assign(cell=sub.apply(cell, axis=1))
+    wide = sub.pivot_table(index="label", columns="wave", values="cell", aggfunc="first", sort=False)
+    n = sub.groupby("wave")["n_interviewed"].first()
+    wide = wide.reset_index().rename(columns={"label": "Code"})
+    return wide.rename(columns={w: f"{w} (n = {num(n[w], 0)})" for w in n.index})
+
+
+def cooccurrence_table(co: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+    """The most frequent mechanism × change combinations at T1 (suppressed ones left out)."""
+    shown = co[~co["n_both"].map(_is_suppressed)].copy()
+    shown["_n"] = pd.to_numeric(shown["n_both"], errors="coerce")
+    shown["_lift"] = pd.to_numeric(shown["lift"], errors="coerce")
+    shown = shown.sort_values(["_n", "_lift"], ascending=[False, False]).head(top)
+    return pd.DataFrame({
+        "Mechanisme": shown["mechanism_label"],
+        "Verandering": shown["change_label"],
+        "Personen met beide": shown["n_both"].map(lambda v: num(v, 0)),
+        "% van wie de verandering noemt": shown["pct_change_with_mechanism"].map(lambda v: num(v, 0)),
+        "Lift": shown["lift"].map(lambda v: num(v, 2)),
+    })
+
+
+def rci_sentence(rci: pd.DataFrame) -> str:
+    """One sentence on reliable change for the outcomes where it could be computed."""
+    done = rci[rci["status"] == "computed"]
+    parts = []
+    for outcome, sub in done.groupby("outcome", sort=False):
+        counts = dict(zip(sub["category"], sub["n"]))
+        parts.append(
+            f"Bij {sub['label'].iloc[0]} verbeterden {count(counts.get('improved', 0))} personen betrouwbaar, "
+            f"bleven {count(counts.get('unchanged', 0))} gelijk en gingen {count(counts.get('worse', 0))} "
+            f"betrouwbaar achteruit (drempel {num(sub['reliable_change_threshold'].iloc[0], 1)} punten)."
+        )
+    n_not = rci.loc[rci["status"] != "computed", "outcome"].nunique()
+    if n_not:
+        parts.append(
+            f"Voor de overige {n_not} uitkomsten is geen betrouwbaarheid gevonden die we konden "
+            "controleren; daarvoor is de index niet berekend."
+        )
+    return " ".join(parts)
