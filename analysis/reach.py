@@ -1,0 +1,1261 @@
+"""Notebook 02, reach: who is reached, who is not, and why not (STUDY.md section 6, "02 reach").
+
+Tidy tables in, tidy unrounded tables out, one function per result; the statistics themselves
+live in :mod:`analysis.stats` (tested against oracles there), the choices (variables, model
+covariates, CBS comparisons, display order, Dutch labels) in the ``reach:`` section of
+``analysis/study.yaml``. :func:`publish` writes each table twice: unsuppressed to
+``<out>/internal/<name>.csv`` and, with counts 1-4 and everything derived from them replaced by
+``"<5"`` (``analysis.min_cell``), to ``<out>/results/<name>.csv``, the only version the report
+may show. Figures go to ``<out>/figures/<name>.png``; points resting on 1-4 people are left out
+of them and marked "<5".
+
+Conventions in every table: ``site`` is a site code, or ``"all"`` for the sites pooled;
+``share`` is a proportion (0-1) and ``pct`` a percentage (0-100); ``ci_low``/``ci_high`` are
+95% bounds (Wilson for shares); ``n`` is the denominator (people), ``k`` the people counted;
+codes are codebook codes and ``label`` / ``*_label`` their Dutch labels.
+
+Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
+-----------------------------------------------------------------------------
+``reach_counts.csv`` -- respondents and reach per site (:func:`reach_counts`)
+    * ``site`` -- site code or ``all``
+    * ``site_label`` -- Dutch name of the krachtpunt
+    * ``n`` -- respondents with a known reach status
+    * ``k`` -- reached (at least one visit in the past 6 months)
+    * ``share`` -- ``k / n``
+    * ``ci_low``, ``ci_high`` -- Wilson 95% CI of ``share``
+    * ``n_missing`` -- respondents whose reach status is unknown (left out of every analysis)
+
+``reach_table1.csv`` -- Table 1, long and numeric (:func:`table1_by_site`)
+    * ``site``, ``site_label``
+    * ``variable`` -- tidy variable (``djg_band`` = De Jong Gierveld band, derived here)
+    * ``variable_label`` -- its Dutch label
+    * ``type`` -- ``categorical`` or ``continuous``
+    * ``level`` -- code of the level (``missing`` = not answered; empty for continuous)
+    * ``level_label`` -- Dutch label of the level (``onbekend`` for missing)
+    * ``group`` -- ``True`` (reached), ``False`` (not reached), ``overall``
+    * ``n`` -- categorical: people in the level; continuous: people with a value
+    * ``pct`` -- categorical: % of all people of the group (missing level included)
+    * ``mean``, ``sd``, ``median``, ``q1``, ``q3`` -- continuous only
+    * ``n_missing`` -- continuous only: people without a value
+    * ``smd`` -- absolute standardized mean difference reached vs not reached (Yang & Dalton
+      multi-category SMD for categorical variables), per variable, repeated on its rows
+    * ``test`` -- name of the test behind ``p`` (chi-square, Fisher exact, Fisher-Freeman-
+      Halton Monte Carlo, Welch t, Mann-Whitney U; the rule is in analysis/stats/compare.py)
+    * ``statistic``, ``p`` -- test statistic and two-sided p-value, per variable
+
+``reach_table1_display.csv`` -- Table 1 formatted for the report (:func:`table1_display`)
+    * ``site`` -- site code or ``all`` (filter on it; rows are in display order)
+    * ``Krachtpunt`` -- Dutch site name
+    * ``Kenmerk`` -- Dutch variable label (first row ``Aantal respondenten``)
+    * ``Categorie`` -- Dutch level label, or ``gemiddelde (SD)`` / ``mediaan [IQR]``
+    * ``Bereikt``, ``Niet bereikt``, ``Totaal`` -- ``"n (%)"``, mean (SD) or median [Q1-Q3],
+      Dutch decimal comma; ``<5`` where the count is 1-4
+    * ``SMD`` -- two decimals, on a variable's first row only
+    * ``p`` -- ``"0,046"`` / ``"< 0,001"``, on a variable's first row only
+    * ``Toets`` -- Dutch name of the test behind ``p``
+
+``reach_model.csv`` -- logistic regression of reached (:func:`reach_model`)
+    * ``model`` -- ``site_fixed`` (main: site as fixed effect, model-based SEs) or
+      ``site_fixed_cluster`` (sensitivity: same model, SEs cluster-robust by site; covariate
+      rows only, since the site terms have no cluster-robust SE when site is a fixed effect)
+    * ``term`` -- covariate name from study.yaml (``age_18_34``, ...), or ``site[<code>]``
+    * ``covariate`` -- the covariate name, or ``site`` for the site terms
+    * ``label`` -- Dutch label with the reference category
+    * ``odds_ratio``, ``ci_low``, ``ci_high`` -- OR and its 95% Wald CI
+    * ``p`` -- Wald p-value (``test``: ``Wald z``)
+    * ``log_or``, ``se`` -- coefficient and its standard error
+    * ``test``, ``se_type`` -- name of the test and of the standard errors
+    * ``n_used`` -- complete cases in the model; ``n_dropped`` -- respondents left out for a
+      missing value; ``n_events`` -- reached among ``n_used``
+    * ``n_clusters`` -- number of sites (sensitivity model only)
+
+``reach_model_display.csv`` -- the two models side by side, formatted (:func:`model_display`)
+    * ``Kenmerk`` -- Dutch label; last row ``Aantal in de analyse (weggelaten)``
+    * ``OR (95%-BI)``, ``p`` -- main model
+    * ``OR (95%-BI), cluster-robuust``, ``p, cluster-robuust`` -- sensitivity model
+
+``reach_representation.csv`` -- visitors vs CBS population (:func:`representation`)
+    * ``site``, ``site_label``, ``variable``, ``variable_label``, ``level``, ``level_label``
+    * ``region_code``, ``region_name`` -- the CBS region (the site's, or ``NL01`` for the
+      national loneliness reference)
+    * ``cbs_variable``, ``year``, ``table_id`` -- which CBS figure, from which year and table
+    * ``n`` -- visitors (reached) with an answer among the compared levels
+    * ``k`` -- visitors in the level
+    * ``share`` -- ``k / n``
+    * ``population_share`` -- the level's share of the CBS population over the compared levels
+    * ``ratio`` -- ``share / population_share`` (1 = as common among visitors as in the
+      population; above 1 over-represented)
+    * ``ci_low``, ``ci_high`` -- 95% CI of ``ratio`` (Wilson CI of ``share`` / population share)
+    * ``n_excluded`` -- visitors whose answer is outside the compared levels (e.g. gender
+      ``anders``, age 18-24)
+    * ``n_missing`` -- visitors without an answer
+    * ``caveat`` -- Dutch caveat for the report, if any
+
+``reach_cbs_not_compared.csv`` -- comparisons that could NOT be made (:func:`not_compared`)
+    * ``site``, ``site_label``, ``variable``, ``variable_label``
+    * ``level``, ``level_label`` -- the level that could not be compared, empty when no level
+      of the variable could
+    * ``region_code`` -- the CBS region looked up
+    * ``cbs_variables`` -- the CBS figures needed (``;``-separated)
+    * ``reason`` -- the reference file's own reason (``note``), verbatim, or the study.yaml
+      reason for a level that cannot be compared exactly
+    * ``reason_nl`` -- the reason in Dutch
+
+``reach_r_indicator.csv`` -- R-indicator of reach (:func:`r_indicators`)
+    * ``site``, ``site_label``
+    * ``n`` -- respondents in the propensity model; ``N`` -- sum of weights (= ``n``)
+    * ``mean_propensity``, ``sd_propensity`` -- mean and SD of the estimated reach propensities
+    * ``r_indicator`` -- ``1 - 2 * sd_propensity`` (1 = reach does not depend on the
+      auxiliaries)
+    * ``max_bias`` -- maximal absolute standardized bias ``(1 - R) / (2 * mean)``
+    * ``n_dropped`` -- respondents left out (missing auxiliary, or a level not used)
+    * ``model`` -- the propensity model, e.g. ``reached ~ age_group + gender``
+
+``reach_reasons.csv`` -- reasons for not coming (:func:`reasons`)
+    * ``site``, ``site_label``
+    * ``source`` -- ``non_visitors`` (reach questionnaire, not reached) or ``proxy`` (what
+      visitors report about people they know who do not come)
+    * ``source_label`` -- Dutch name of the source
+    * ``option``, ``label`` -- reason code and Dutch label (codebook order)
+    * ``n`` -- people who answered the question; ``k`` -- who ticked the reason
+    * ``share``, ``ci_low``, ``ci_high`` -- ``k / n`` with Wilson 95% CI (a person may tick
+      several reasons: shares do not add to 1)
+    * ``n_missing`` -- people of the source who did not answer the question
+
+``reach_would_like.csv`` -- would the person reported by a proxy like to come (:func:`would_like`)
+    * ``site``, ``site_label``, ``level``, ``label`` -- ``ja`` / ``nee`` / ``weet_niet``
+    * ``n`` -- proxy reports with an answer; ``k`` -- reports with this answer
+    * ``share``, ``ci_low``, ``ci_high`` -- Wilson 95% CI
+    * ``n_missing`` -- reports without an answer
+
+``reach_heard.csv`` -- how visitors heard of the krachtpunt, aim 2 (:func:`heard`)
+    * ``site``, ``site_label``, ``option``, ``label``
+    * ``n`` -- visitors (reached) who answered; ``k`` -- who ticked the channel
+    * ``share``, ``ci_low``, ``ci_high`` -- Wilson 95% CI (several channels possible)
+    * ``n_missing`` -- visitors who did not answer
+
+``reach_summary.csv`` -- headline numbers the report text quotes (:func:`summary`)
+    * ``key`` -- stable name, e.g. ``n_respondents_all``, ``pct_reached_DH``, ``or_lonely``,
+      ``or_lonely_ci_low``, ``strongest_1_or``, ``r_indicator_all``
+    * ``value`` -- the number, unrounded (percentages 0-100); ``<5`` where it rests on 1-4
+      people
+    * ``label`` -- what it is, in Dutch
+
+Figures (``<out>/figures/``)
+----------------------------
+``reach_forest.png`` (:func:`forest_figure`), ``reach_representation.png``
+(:func:`representation_figure`), ``reach_reasons.png`` (:func:`reasons_figure`),
+``reach_heard.png`` (:func:`heard_figure`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import codebook as codebook_mod
+from analysis import config, fmt, results
+from analysis.stats import compare, models, proportions, representativeness
+
+__all__ = [
+    "ALL", "spec", "load", "prepare", "reach_counts", "table1_by_site", "table1_display",
+    "model_frame", "reach_model", "model_display", "forest_figure", "cbs_shares",
+    "representation", "not_compared", "r_indicators", "representation_figure", "reasons",
+    "would_like", "heard", "reasons_figure", "heard_figure", "summary", "suppress", "publish",
+    "save_figure", "site_codes",
+]
+
+#: ``site`` value of the rows that pool all sites.
+ALL = "all"
+#: Level code under which Table 1 counts missing answers.
+MISSING = "missing"
+MODEL_MAIN = "site_fixed"
+MODEL_CLUSTER = "site_fixed_cluster"
+SOURCES = {"non_visitors": "niet-bezoekers (zelf)", "proxy": "volgens bezoekers (proxy)"}
+
+
+# ----------------------------------------------------------------------------------------------
+# configuration and data
+# ----------------------------------------------------------------------------------------------
+def spec(study: Mapping | None = None) -> dict:
+    """The ``reach:`` section of analysis/study.yaml, checked, with ``min_cell`` and ``alpha``.
+
+    Returns a new dict (the cached study settings are not modified).
+
+    Examples
+    --------
+    >>> s = spec()
+    >>> s["min_cell"], s["model"]["outcome"], list(s["model"]["covariates"])[:2]
+    (5, 'reached', ['age_18_34', 'age_65_plus'])
+    """
+    study = config.study() if study is None else study
+    if "reach" not in study:
+        raise ValueError("analysis/study.yaml has no 'reach:' section; notebook 02 reads its settings there.")
+    s = {k: v for k, v in study["reach"].items()}
+    for key in ("group", "table1", "model", "cbs", "r_indicator", "derived"):
+        if key not in s:
+            raise ValueError(f"analysis/study.yaml reach: needs a {key!r} entry (see the comments there).")
+    for name, d in s["model"]["covariates"].items():
+        if "variable" not in d or not ({"in", "min", "max"} & set(d)):
+            raise ValueError(f"reach.model.covariates.{name}: give a variable and 'in' (codes) or 'min'/'max'.")
+        if "nl" not in d:
+            raise ValueError(f"reach.model.covariates.{name}: give its Dutch label 'nl'.")
+    s["min_cell"] = int(study["analysis"]["min_cell"])
+    s["alpha"] = float(study["analysis"]["alpha"])
+    s["sites"] = {code: dict(cfg) for code, cfg in study["sites"].items()}
+    return s
+
+
+class ReachData:
+    """The processed inputs of notebook 02: ``reach``, ``proxy``, ``sites`` and ``reference``."""
+
+    def __init__(self, reach: pd.DataFrame, proxy: pd.DataFrame, sites: pd.DataFrame, reference: pd.DataFrame):
+        self.reach, self.proxy, self.sites, self.reference = reach, proxy, sites, reference
+
+    def __repr__(self) -> str:
+        return (f"ReachData(reach={len(self.reach)} rows, proxy={len(self.proxy)} rows, "
+                f"sites={len(self.sites)} rows, reference={len(self.reference)} rows)")
+
+
+def load(out: str | os.PathLike | None = None, reference: str | os.PathLike | None = None) -> ReachData:
+    """Read the tables notebook 01 wrote and the CBS reference file."""
+    from analysis import cbs
+
+    out = config.processed_dir(out)
+    frames = {}
+    for name in ("reach", "proxy", "sites"):
+        path = out / f"{name}.parquet"
+        if not path.is_file():
+            raise ValueError(f"{path} is missing: run notebook 01 (python -m analysis run --only 01) first.")
+        frames[name] = pd.read_parquet(path)
+    return ReachData(frames["reach"], frames["proxy"], frames["sites"], cbs.read_reference(reference))
+
+
+def _cb(cb):
+    return codebook_mod.load() if cb is None else cb
+
+
+def _site_order(values, cb) -> list:
+    present = set(pd.Series(values).dropna().unique())
+    known = [s for s in _cb(cb).codes("site") if s in present]
+    return known + sorted(present - set(known))
+
+
+def site_codes(values, cb=None) -> list:
+    """The site codes present in ``values``, in study.yaml order (generated sites after, sorted)."""
+    return _site_order(values, cb)
+
+
+def _site_label(site, cb) -> str:
+    if site == ALL:
+        return spec()["all_sites_label"]
+    sites = _cb(cb).sites
+    return sites.get(site, {}).get("name", str(site))
+
+
+def _derived_levels(var: str, s: dict) -> dict:
+    return {code: b["nl"] for code, b in s["derived"][var]["bands"].items()}
+
+
+def _var_label(var: str, s: dict, cb) -> str:
+    if var in s["derived"]:
+        return s["derived"][var]["nl"]
+    return _cb(cb).variable(var)["nl"]
+
+
+def _level_labels(var: str, s: dict, cb) -> dict:
+    if var in s["derived"]:
+        return _derived_levels(var, s)
+    labels = dict(_cb(cb).labels(var, "nl"))
+    return labels
+
+
+def prepare(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """A copy of the reach table ready for analysis: typed, ordered, with derived bands.
+
+    * ``reached`` becomes ``bool``; rows whose reach status is unknown are dropped (counted by
+      :func:`reach_counts`), because a respondent must be in one group.
+    * Coded variables of Table 1 become categoricals with the codebook's levels in codebook
+      order, so tables show every level (also one nobody chose) in questionnaire order. A value
+      that is not a codebook code raises ``ValueError`` (cleaning should have caught it).
+    * Derived bands (study.yaml ``reach.derived``, e.g. ``djg_band`` from ``djg_total``).
+    * ``age`` and ``djg_total`` become float (NaN for missing).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"site": ["DH"] * 3, "reached": pd.array([True, False, None], dtype="boolean"),
+    ...                    "age": pd.array([30, None, 70], dtype="Int64"), "djg_total": pd.array([0, 3, 6], dtype="Int64")})
+    >>> prepare(df)[["reached", "djg_band"]]
+       reached       djg_band
+    0     True   niet_eenzaam
+    1    False  matig_eenzaam
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    if not isinstance(reach, pd.DataFrame):
+        raise ValueError("prepare: reach must be a DataFrame (reach.parquet from notebook 01).")
+    group = s["group"]
+    for col in ("site", group):
+        if col not in reach.columns:
+            raise ValueError(f"prepare: column {col!r} missing from the reach table.")
+    d = reach.loc[reach[group].notna()].copy()
+    d[group] = d[group].astype(bool)
+    for var, cfg in s["derived"].items():
+        src = cfg["from"]
+        if src not in d.columns:
+            continue
+        x = pd.to_numeric(d[src]).astype(float)
+        band = pd.Series(pd.NA, index=d.index, dtype=object)
+        for code, b in cfg["bands"].items():
+            band[(x >= b["min"]) & (x <= b["max"])] = code
+        d[var] = pd.Categorical(band, categories=list(cfg["bands"]))
+    for var in s["table1"]["categorical"]:
+        if var in s["derived"] or var not in d.columns:
+            continue
+        codes = cb.codes(var)
+        bad = sorted(set(d[var].dropna().astype(str)) - set(codes))
+        if bad:
+            raise ValueError(f"prepare: {var!r} has values {bad} that are not codebook codes {codes}; fix the cleaning.")
+        d[var] = pd.Categorical(d[var].astype(object).where(d[var].notna(), None), categories=codes)
+    for var in s["table1"]["continuous"]:
+        if var in d.columns:
+            d[var] = pd.to_numeric(d[var]).astype(float)
+    return d
+
+
+def _blocks(d: pd.DataFrame, cb, with_all: bool = True):
+    """(site code, rows) per site in codebook order, then all sites pooled."""
+    for site in _site_order(d["site"], cb):
+        yield site, d[d["site"] == site]
+    if with_all:
+        yield ALL, d
+
+
+# ----------------------------------------------------------------------------------------------
+# counts and Table 1
+# ----------------------------------------------------------------------------------------------
+def reach_counts(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Respondents and the share reached, per site and pooled, with Wilson 95% CIs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"site": ["DH"] * 4 + ["LH"] * 2,
+    ...                    "reached": pd.array([True, False, False, None, True, True], dtype="boolean")})
+    >>> reach_counts(df)[["site", "n", "k", "share", "n_missing"]]
+      site  n  k     share  n_missing
+    0   DH  3  1  0.333333          1
+    1   LH  2  2  1.000000          0
+    2  all  5  3  0.600000          1
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    g = s["group"]
+    rows = []
+    for site, sub in _blocks(reach, cb):
+        known = sub[g].notna()
+        n = int(known.sum())
+        k = int(sub.loc[known, g].astype(bool).sum())
+        ci = proportions.wilson_ci(k, n).iloc[0] if n else pd.Series({"share": np.nan, "ci_low": np.nan, "ci_high": np.nan})
+        rows.append({"site": site, "site_label": _site_label(site, cb), "n": n, "k": k, "share": ci["share"],
+                     "ci_low": ci["ci_low"], "ci_high": ci["ci_high"], "n_missing": int((~known).sum())})
+    return pd.DataFrame(rows)
+
+
+def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Table 1 (reached vs not reached) per site and pooled, long and numeric.
+
+    Parameters
+    ----------
+    reach : pandas.DataFrame
+        The reach table of notebook 01 (not modified); :func:`prepare` is applied.
+    s : dict, optional
+        :func:`spec` (variables, non-normal variables, Monte Carlo tables).
+
+    Returns
+    -------
+    pandas.DataFrame
+        See ``reach_table1.csv`` in the module docstring.
+
+    Notes
+    -----
+    :func:`analysis.stats.compare.table1` per block: categorical counts with missing as a level
+    of its own, mean/SD and median/quartiles for continuous variables, absolute SMDs, and the
+    test chosen by the rule in that module (chi-square, or Fisher / Fisher-Freeman-Halton with an
+    expected count under 5; Welch t, or Mann-Whitney U for the variables declared non-normal).
+    Per-site p-values are descriptive: no correction for the many tests.
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    d = prepare(reach, s, cb)
+    t = s["table1"]
+    frames = []
+    for site, sub in _blocks(d, cb):
+        if sub[s["group"]].nunique() < 2:
+            raise ValueError(f"table1_by_site: at site {site} everyone is in one group; Table 1 needs both.")
+        t1 = compare.table1(sub, s["group"], t["categorical"], t["continuous"], nonnormal=t["nonnormal"],
+                            missing_label=MISSING, n_resamples=int(t["fisher_resamples"]))
+        t1.insert(0, "site", site)
+        frames.append(t1)
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(1, "site_label", out["site"].map(lambda x: _site_label(x, cb)))
+    out.insert(3, "variable_label", out["variable"].map(lambda v: _var_label(v, s, cb)))
+    labels = {v: {**_level_labels(v, s, cb), MISSING: s["missing_label"]} for v in t["categorical"]}
+    out.insert(6, "level_label", [labels[v].get(lv, lv) if tp == "categorical" else np.nan
+                                  for v, lv, tp in zip(out["variable"], out["level"], out["type"])])
+    return out
+
+
+def _test_nl(test, s: dict) -> str:
+    if not isinstance(test, str) or not test:
+        return ""
+    for prefix, nl in s["tests_nl"].items():
+        if test.startswith(prefix):
+            return nl
+    return test
+
+
+def table1_display(table1: pd.DataFrame, counts: pd.DataFrame, s: dict | None = None) -> pd.DataFrame:
+    """Table 1 as the report shows it: Dutch labels, formatted cells, small counts as "<5".
+
+    Parameters
+    ----------
+    table1 : pandas.DataFrame
+        From :func:`table1_by_site` (unsuppressed; suppression is applied here, per cell).
+    counts : pandas.DataFrame
+        From :func:`reach_counts` (the group sizes in the first row of each site).
+
+    Returns
+    -------
+    pandas.DataFrame
+        See ``reach_table1_display.csv`` in the module docstring.
+    """
+    s = spec() if s is None else s
+    m = s["min_cell"]
+    mark = f"<{m}"
+    cols = {"True": "Bereikt", "False": "Niet bereikt", "overall": "Totaal"}
+
+    def cell(n, text):
+        return mark if 1 <= n < m else text
+
+    rows = []
+    for site in table1["site"].drop_duplicates():
+        blk = table1[table1["site"] == site]
+        c = counts.set_index("site").loc[site]
+        base = {"site": site, "Krachtpunt": blk["site_label"].iloc[0]}
+        n_no = int(c["n"] - c["k"])
+        rows.append({**base, "Kenmerk": "Aantal respondenten", "Categorie": "",
+                     "Bereikt": cell(int(c["k"]), fmt.number(c["k"], 0)),
+                     "Niet bereikt": cell(n_no, fmt.number(n_no, 0)),
+                     "Totaal": cell(int(c["n"]), fmt.number(c["n"], 0)), "SMD": "", "p": "", "Toets": ""})
+        for var in blk["variable"].drop_duplicates():
+            v = blk[blk["variable"] == var]
+            first = v.iloc[0]
+            head = {"SMD": fmt.number(first["smd"], 2), "p": fmt.pvalue(first["p"]),
+                    "Toets": _test_nl(first["test"], s)}
+            if first["type"] == "categorical":
+                for i, lv in enumerate(v["level"].drop_duplicates()):
+                    r = {**base, "Kenmerk": first["variable_label"],
+                         "Categorie": v.loc[v["level"] == lv, "level_label"].iloc[0]}
+                    for gkey, col in cols.items():
+                        g = v[(v["level"] == lv) & (v["group"].astype(str) == gkey)].iloc[0]
+                        r[col] = cell(int(g["n"]), fmt.n_pct(g["n"], g["pct"]))
+                    r.update(head if i == 0 else {"SMD": "", "p": "", "Toets": ""})
+                    rows.append(r)
+            else:
+                nonnormal = var in s["table1"]["nonnormal"]
+                kinds = [("mediaan [IQR]", "median"), ("gemiddelde (SD)", "mean")]
+                if not nonnormal:
+                    kinds = kinds[::-1]
+                for i, (name, kind) in enumerate(kinds):
+                    r = {**base, "Kenmerk": first["variable_label"], "Categorie": name}
+                    for gkey, col in cols.items():
+                        g = v[v["group"].astype(str) == gkey].iloc[0]
+                        text = (fmt.median_iqr(g["median"], g["q1"], g["q3"]) if kind == "median"
+                                else fmt.mean_sd(g["mean"], g["sd"]))
+                        r[col] = cell(int(g["n"]), text)
+                    r.update(head if i == 0 else {"SMD": "", "p": "", "Toets": ""})
+                    rows.append(r)
+    return pd.DataFrame(rows, columns=["site", "Krachtpunt", "Kenmerk", "Categorie", "Bereikt", "Niet bereikt",
+                                       "Totaal", "SMD", "p", "Toets"])
+
+
+# ----------------------------------------------------------------------------------------------
+# logistic regression
+# ----------------------------------------------------------------------------------------------
+def model_frame(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """The model's outcome, site and named 0/1 indicators, one row per respondent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``respondent_id`` (if present), ``site``, the outcome (0/1 float) and one float column
+        per covariate of study.yaml ``reach.model.covariates``: 1 if the respondent's value is
+        in ``in`` (or within ``min``/``max``), 0 otherwise, NaN when the variable is missing.
+        Rows with an unknown outcome are kept with NaN (the model drops and counts them).
+
+    Notes
+    -----
+    The definitions are those of the generator's true model (analysis/synth/params.yaml), so
+    that the recovery test can compare estimates with the truth by name. An answer that is
+    not in ``in`` counts as 0, also "anders" or "zeg ik liever niet" for ``woman``; only a
+    missing answer makes the indicator missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"site": ["DH"] * 3, "reached": pd.array([True, False, None], dtype="boolean"),
+    ...                    "age": pd.array([20, 70, None], dtype="Int64"), "gender": ["vrouw", "anders", None]})
+    >>> s = spec(); s["model"] = {**s["model"], "covariates": {k: v for k, v in s["model"]["covariates"].items()
+    ...                                                       if k in ("age_18_34", "woman")}}
+    >>> model_frame(df, s)
+      site  reached  age_18_34  woman
+    0   DH      1.0        1.0    1.0
+    1   DH      0.0        0.0    0.0
+    2   DH      NaN        NaN    NaN
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    m = s["model"]
+    out = reach[[c for c in ("respondent_id", "site") if c in reach.columns]].copy()
+    y = reach[m["outcome"]]
+    out[m["outcome"]] = y.astype("Float64").astype(float) if y.notna().any() else np.nan
+    for name, d in m["covariates"].items():
+        var = d["variable"]
+        if var not in reach.columns:
+            raise ValueError(f"model_frame: covariate {name!r} needs column {var!r}, not in the reach table.")
+        x = reach[var]
+        if "in" in d:
+            if var in cb.variables and cb.variable(var)["type"] in ("category", "ordinal"):
+                unknown = sorted(set(d["in"]) - set(cb.codes(var)))
+                if unknown:
+                    raise ValueError(f"reach.model.covariates.{name}: {unknown} are not codes of {var!r}.")
+            ind = x.isin(d["in"]).astype(float)
+        else:
+            xn = pd.to_numeric(x).astype(float)
+            ind = pd.Series(1.0, index=reach.index)
+            if "min" in d:
+                ind = ind * (xn >= d["min"])
+            if "max" in d:
+                ind = ind * (xn <= d["max"])
+        out[name] = ind.where(x.notna(), np.nan).astype(float)
+    return out
+
+
+def reach_model(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Odds ratios of being reached: site fixed effect, and cluster-robust SEs as sensitivity.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See ``reach_model.csv`` in the module docstring. Rows: the main model, then the
+        sensitivity model; within each the covariates in study.yaml order, then the site terms.
+
+    Notes
+    -----
+    :func:`analysis.stats.models.logistic_or` on :func:`model_frame`, complete cases. The
+    reference site is the first of analysis/study.yaml present in the data. With three sites
+    the cluster-robust standard errors rest on three clusters: Cameron & Miller (2015) advise
+    some 20-50, and with site also a fixed effect the sites' own scores sum to zero, so the
+    site terms' robust SEs mean nothing and the covariates' are themselves very uncertain. The
+    cluster-robust run is a sensitivity check, never the main result.
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    m = s["model"]
+    mf = model_frame(reach, s, cb)
+    names = list(m["covariates"])
+    order = _site_order(mf["site"], cb)
+    ref = order[0]
+    frames = []
+    for model, cluster in ((MODEL_MAIN, None), (MODEL_CLUSTER, m.get("cluster"))):
+        if model == MODEL_CLUSTER and not cluster:
+            continue
+        r = models.logistic_or(mf, m["outcome"], continuous=names, site="site", cluster=cluster,
+                               reference={"site": ref})
+        if cluster:
+            # with site as fixed effect each site's scores sum to zero: no cluster-robust SE for
+            # the site terms themselves (statsmodels returns numerical noise), so they are left out
+            r = r[r["variable"] != "site"]
+        complete = mf[[m["outcome"], "site", *names]].notna().all(axis=1)
+        r["n_events"] = int(mf.loc[complete, m["outcome"]].sum())
+        r.insert(0, "model", model)
+        frames.append(r)
+    out = pd.concat(frames, ignore_index=True)
+    out["covariate"] = np.where(out["variable"] == "site", "site", out["term"])
+    ref_name = _site_label(ref, cb)
+    out["label"] = [m["covariates"][t]["nl"] if c != "site" else f"{_site_label(lv, cb)} (ref. {ref_name})"
+                    for t, c, lv in zip(out["term"], out["covariate"], out["level"])]
+    rank = {t: i for i, t in enumerate(names)}
+    site_rank = {x: len(names) + i for i, x in enumerate(order)}
+    out["_order"] = [rank[t] if c != "site" else site_rank[lv] for t, c, lv in zip(out["term"], out["covariate"], out["level"])]
+    out["_model"] = (out["model"] == MODEL_CLUSTER).astype(int)
+    out = out.sort_values(["_model", "_order"], kind="stable").reset_index(drop=True)
+    return out[["model", "term", "covariate", "label", "odds_ratio", "ci_low", "ci_high", "p", "log_or", "se",
+                "test", "se_type", "n_used", "n_dropped", "n_events", "n_clusters"]]
+
+
+def model_display(model: pd.DataFrame, s: dict | None = None) -> pd.DataFrame:
+    """The main and the sensitivity model side by side, formatted in Dutch (see module docstring)."""
+    s = spec() if s is None else s
+    main = model[model["model"] == MODEL_MAIN].set_index("term")
+    sens = model[model["model"] == MODEL_CLUSTER].set_index("term")
+    rows = []
+    for term, r in main.iterrows():
+        row = {"Kenmerk": r["label"], "OR (95%-BI)": fmt.estimate_ci(r["odds_ratio"], r["ci_low"], r["ci_high"]),
+               "p": fmt.pvalue(r["p"])}
+        if term in sens.index and r["covariate"] != "site":
+            q = sens.loc[term]
+            row["OR (95%-BI), cluster-robuust"] = fmt.estimate_ci(q["odds_ratio"], q["ci_low"], q["ci_high"])
+            row["p, cluster-robuust"] = fmt.pvalue(q["p"])
+        else:
+            row["OR (95%-BI), cluster-robuust"] = fmt.NA
+            row["p, cluster-robuust"] = fmt.NA
+        rows.append(row)
+    first = main.iloc[0]
+    m = s["min_cell"]
+    dropped = int(first["n_dropped"])
+    dropped_text = f"<{m}" if 1 <= dropped < m else fmt.number(dropped, 0)
+    rows.append({"Kenmerk": "Aantal in de analyse (weggelaten)",
+                 "OR (95%-BI)": f"{fmt.number(first['n_used'], 0)} ({dropped_text})", "p": "",
+                 "OR (95%-BI), cluster-robuust": f"{fmt.number(first['n_used'], 0)} ({dropped_text})",
+                 "p, cluster-robuust": ""})
+    return pd.DataFrame(rows)
+
+
+def forest_figure(model: pd.DataFrame, s: dict | None = None):
+    """Forest plot of the main model: covariates in study.yaml order, then the sites."""
+    s = spec() if s is None else s
+    main = model[model["model"] == MODEL_MAIN].reset_index(drop=True)
+    if main.empty:
+        raise ValueError("forest_figure: no rows of the main model; pass the output of reach_model.")
+    fig = models.forest_plot(
+        main, list(main["label"]),
+        annotations=[fmt.estimate_ci(a, b, c) for a, b, c in zip(main["odds_ratio"], main["ci_low"], main["ci_high"])],
+        xlabel="Odds ratio op bereikt worden (95%-BI, log-schaal)",
+        title="Wie wordt bereikt? Gecorrigeerd voor krachtpunt",
+    )
+    # forest_plot's 1-1.5-2-3-5-7 ticks collide below 1 at this width: use powers of 2 instead
+    ax = fig.axes[0]
+    _log2_ticks(ax, *ax.get_xlim())
+    _room_for_note(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# CBS comparison
+# ----------------------------------------------------------------------------------------------
+def _reason_nl(note: str, s: dict) -> str:
+    for prefix, nl in s["cbs"].get("reasons_nl", {}).items():
+        if str(note).startswith(prefix):
+            return nl
+    return str(note)
+
+
+def _comparisons(s: dict) -> dict:
+    return {k: v for k, v in s["cbs"].items() if isinstance(v, Mapping) and "levels" in v}
+
+
+def cbs_shares(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = None, cb=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Population shares per site and compared level from the CBS reference file.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        :func:`analysis.cbs.read_reference` (long: region_code, variable, value, year, ...).
+    sites : sequence of str
+        Site codes; each site's region is its ``cbs_region`` (study.yaml or generated sites),
+        unless the comparison names a fixed ``region`` (the national loneliness figures).
+
+    Returns
+    -------
+    shares : pandas.DataFrame
+        ``site``, ``variable``, ``level``, ``region_code``, ``region_name``, ``cbs_variable``,
+        ``year``, ``table_id``, ``value``, ``population_share`` (the level's value over the sum
+        of the compared levels' values), ``caveat``.
+    missing : pandas.DataFrame
+        One row per site and variable for which no year has a figure for every compared level:
+        ``site``, ``variable``, ``region_code``, ``cbs_variables``, ``reason`` (the reference
+        file's notes, verbatim, ``;``-joined).
+
+    Notes
+    -----
+    The year used is the latest in which CBS has a figure for every compared level, so the
+    shares never mix years (Oss: age 2019, gender 2024). A figure is never filled in or
+    carried over from another region.
+
+    Examples
+    --------
+    >>> from analysis import cbs
+    >>> sh, miss = cbs_shares(cbs.read_reference(), ["DH"])
+    >>> sh.query("variable == 'gender'")[["level", "value", "population_share"]].round(4)  # doctest: +NORMALIZE_WHITESPACE
+      level    value  population_share
+    0   man  39060.0            0.5057
+    1 vrouw  38185.0            0.4943
+    >>> sorted(miss["variable"])
+    ['age_group', 'household', 'origin']
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    rows, missing = [], []
+    site_caveats = s["cbs"].get("site_caveats", {})
+    for site in sites:
+        region_site = cb.sites.get(site, {}).get("cbs_region")
+        for var, comp in _comparisons(s).items():
+            region = comp.get("region", region_site)
+            cbs_vars = list(comp["levels"].values())
+            if region is None:
+                missing.append({"site": site, "variable": var, "region_code": "", "cbs_variables": ";".join(cbs_vars),
+                                "reason": f"site {site} has no cbs_region in analysis/study.yaml"})
+                continue
+            ref = reference[(reference["region_code"] == region) & reference["variable"].isin(cbs_vars)]
+            have = ref[ref["value"].notna()]
+            years = [y for y, g in have.groupby("year") if set(cbs_vars) <= set(g["variable"])]
+            if not years:
+                notes = [n for n in ref.loc[ref["value"].isna(), "note"].drop_duplicates() if n]
+                reason = "; ".join(notes) if notes else f"no figures for {', '.join(cbs_vars)} in the reference file for region {region}"
+                missing.append({"site": site, "variable": var, "region_code": region,
+                                "cbs_variables": ";".join(cbs_vars), "reason": reason})
+                continue
+            year = max(years)
+            g = have[have["year"] == year].set_index("variable")
+            total = float(g.loc[cbs_vars, "value"].sum())
+            for level, cv in comp["levels"].items():
+                rows.append({"site": site, "variable": var, "level": level, "region_code": region,
+                             "region_name": g.loc[cv, "region_name"], "cbs_variable": cv, "year": int(year),
+                             "table_id": g.loc[cv, "table_id"], "value": float(g.loc[cv, "value"]),
+                             "population_share": float(g.loc[cv, "value"]) / total,
+                             "caveat": " ".join(x for x in (comp.get("caveat", ""),
+                                                             "" if "region" in comp else site_caveats.get(site, "")) if x)})
+    shares = pd.DataFrame(rows, columns=["site", "variable", "level", "region_code", "region_name", "cbs_variable",
+                                         "year", "table_id", "value", "population_share", "caveat"])
+    missing = pd.DataFrame(missing, columns=["site", "variable", "region_code", "cbs_variables", "reason"])
+    return shares, missing
+
+
+def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Representation ratios of visitors (reached) against the CBS population, per site.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See ``reach_representation.csv`` in the module docstring; only site x variable pairs
+        for which CBS has a figure for every compared level (see :func:`not_compared`).
+
+    Notes
+    -----
+    The visitors' shares are taken over the compared levels only, like the population shares:
+    for gender over men and women (CBS registers no other answer), for age over 25 and older
+    (CBS's 15-24 band includes 15-17-year-olds, who were not surveyed). The interval is
+    :func:`analysis.stats.proportions.representation_ratio`: the Wilson interval of the visitor
+    share over the CBS share, treated as known. CBS and survey years differ (the year is in the
+    table); for De Pitstop the reference is the gemeente Oss, not a wijk.
+
+    Examples
+    --------
+    Forty women and sixty men among 100 visitors of Delfshaven, where CBS counts 38,185
+    women and 39,060 men: ratio for women 0.40 / (38185 / 77245) = 0.8092.
+
+    >>> import pandas as pd
+    >>> from analysis import cbs
+    >>> df = pd.DataFrame({"site": ["DH"] * 102, "reached": [True] * 102,
+    ...                    "gender": ["vrouw"] * 40 + ["man"] * 60 + ["anders"] * 2})
+    >>> r = representation(df, cbs.read_reference())
+    >>> r[["level", "n", "k", "ratio", "n_excluded"]].round(4)  # doctest: +NORMALIZE_WHITESPACE
+      level    n   k   ratio  n_excluded
+    0   man  100  60  1.1866           2
+    1 vrouw  100  40  0.8092           2
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    d = prepare(reach, s, cb)
+    visitors = d[d[s["group"]]]
+    sites = _site_order(d["site"], cb)
+    shares, _ = cbs_shares(reference, sites, s, cb)
+    frames = []
+    for (site, var), g in shares.groupby(["site", "variable"], sort=False):
+        if var not in visitors.columns:
+            continue
+        x = visitors.loc[visitors["site"] == site, var].astype(object)
+        levels = list(g["level"])
+        known = x.notna()
+        inside = x.isin(levels)
+        n = int(inside.sum())
+        if n == 0:
+            continue
+        k = [int((x == lv).sum()) for lv in levels]
+        rr = proportions.representation_ratio(k, [n] * len(levels), g["population_share"].to_numpy())
+        labels = _level_labels(var, s, cb)
+        res = pd.DataFrame({
+            "site": site, "site_label": _site_label(site, cb), "variable": var,
+            "variable_label": _var_label(var, s, cb), "level": levels, "level_label": [labels.get(lv, lv) for lv in levels],
+            "region_code": g["region_code"].to_numpy(), "region_name": g["region_name"].to_numpy(),
+            "cbs_variable": g["cbs_variable"].to_numpy(), "year": g["year"].to_numpy(),
+            "table_id": g["table_id"].to_numpy(),
+        })
+        for col in ("n", "k", "share", "population_share", "ratio", "ci_low", "ci_high"):
+            res[col] = rr[col].to_numpy()
+        res["n_excluded"] = int((known & ~inside).sum())
+        res["n_missing"] = int((~known).sum())
+        res["caveat"] = g["caveat"].to_numpy()
+        frames.append(res)
+    cols = ["site", "site_label", "variable", "variable_label", "level", "level_label", "region_code", "region_name",
+            "cbs_variable", "year", "table_id", "n", "k", "share", "population_share", "ratio", "ci_low", "ci_high",
+            "n_excluded", "n_missing", "caveat"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def not_compared(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Which CBS comparisons could not be made, per site, and why.
+
+    Two kinds of rows: a whole variable for which CBS has no figure for the site's region (the
+    reason is the reference file's own ``note``), and a level that cannot be compared exactly
+    although CBS has a figure near it (``not_compared`` in study.yaml, e.g. 18-24 years).
+
+    Examples
+    --------
+    >>> from analysis import cbs
+    >>> t = not_compared(cbs.read_reference(), ["PS"])
+    >>> t[["variable", "level"]].fillna("").values.tolist()
+    [['age_group', '18_24'], ['origin', ''], ['household', '']]
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    _, missing = cbs_shares(reference, sites, s, cb)
+    rows = []
+    for site in sites:
+        region_site = cb.sites.get(site, {}).get("cbs_region", "")
+        for var, comp in _comparisons(s).items():
+            hit = missing[(missing["site"] == site) & (missing["variable"] == var)]
+            base = {"site": site, "site_label": _site_label(site, cb), "variable": var,
+                    "variable_label": _var_label(var, s, cb)}
+            if len(hit):
+                h = hit.iloc[0]
+                rows.append({**base, "level": np.nan, "level_label": np.nan, "region_code": h["region_code"],
+                             "cbs_variables": h["cbs_variables"], "reason": h["reason"],
+                             "reason_nl": _reason_nl(h["reason"], s)})
+                continue
+            labels = _level_labels(var, s, cb)
+            for level, why in comp.get("not_compared", {}).items():
+                rows.append({**base, "level": level, "level_label": labels.get(level, level),
+                             "region_code": comp.get("region", region_site),
+                             "cbs_variables": ";".join(comp["levels"].values()), "reason": why, "reason_nl": why})
+    return pd.DataFrame(rows, columns=["site", "site_label", "variable", "variable_label", "level", "level_label",
+                                       "region_code", "cbs_variables", "reason", "reason_nl"])
+
+
+def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """R-indicator of reach (Schouten, Cobben & Bethlehem 2009) per site and pooled.
+
+    Notes
+    -----
+    "Response" is being reached, among the residents who filled in the reach questionnaire;
+    the propensities come from a main-effects logistic model on the auxiliaries of study.yaml
+    ``reach.r_indicator`` (age group and gender: the variables for which a population
+    comparison exists at all). Answers outside the listed levels (gender "anders", "zeg ik
+    liever niet") are set to missing and their rows left out (``n_dropped``): a handful of them
+    per site would be (quasi-)separated. The pooled value uses the same auxiliaries, not the
+    site, so it describes how evenly the pooled sample is reached by age and gender. An
+    R-indicator is only comparable between models with the same auxiliaries.
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    d = prepare(reach, s, cb)
+    aux = s["r_indicator"]["auxiliaries"]
+    for var, levels in aux.items():
+        x = d[var].astype(object)
+        d[var] = pd.Categorical(x.where(x.isin(levels)), categories=list(levels))
+    rows = []
+    for site, sub in _blocks(d, cb):
+        r = representativeness.r_indicator_fit(sub, s["group"], list(aux))
+        r.insert(0, "site", site)
+        r.insert(1, "site_label", _site_label(site, cb))
+        rows.append(r)
+    return pd.concat(rows, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# reasons, would-like, channels
+# ----------------------------------------------------------------------------------------------
+def _multi_by_site(data: pd.DataFrame, columns: dict, cb, what: str) -> pd.DataFrame:
+    frames = []
+    for site, sub in _blocks(data, cb):
+        if sub.empty:
+            continue
+        r = proportions.multiselect_shares(sub, list(columns))
+        r.insert(0, "site", site)
+        frames.append(r)
+    if not frames:
+        raise ValueError(f"{what}: no rows to summarise.")
+    out = pd.concat(frames, ignore_index=True)
+    out["option"] = out["option"].map(columns)
+    return out
+
+
+def reasons(reach: pd.DataFrame, proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Reasons for not coming: non-visitors themselves and proxy reports, per site, Wilson CIs.
+
+    Non-visitors are the respondents not reached (the reasons question is asked when they
+    never visited); proxy reports are what visitors say about people they know who do not
+    come. The two sources answer the same list, so their shares can be set side by side, but
+    they describe different people: proxies choose whom they report on.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cols = list(codebook_mod.load().multi_columns("reasons"))
+    >>> nv = pd.DataFrame({"site": ["DH"] * 2, "reached": [False, False],
+    ...                    **{c: [c.endswith("taal"), False] for c in cols}})
+    >>> px = pd.DataFrame({"site": ["DH"], **{c: [c.endswith("taal")] for c in cols}})
+    >>> r = reasons(nv, px)
+    >>> r.query("site == 'DH' and option == 'taal'")[["source", "n", "k", "share"]]  # doctest: +NORMALIZE_WHITESPACE
+             source  n  k  share
+    7  non_visitors  2  1    0.5
+    27        proxy  1  1    1.0
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    cols = cb.multi_columns("reasons")
+    labels = cb.labels("reasons", "nl")
+    non = reach[reach[s["group"]].notna() & ~reach[s["group"]].astype("boolean").fillna(True)]
+    a = _multi_by_site(non, cols, cb, "reasons (non-visitors)")
+    a.insert(1, "source", "non_visitors")
+    b = _multi_by_site(proxy, cols, cb, "reasons (proxy)")
+    b.insert(1, "source", "proxy")
+    out = pd.concat([a, b], ignore_index=True)
+    out.insert(1, "site_label", out["site"].map(lambda x: _site_label(x, cb)))
+    out.insert(3, "source_label", out["source"].map(SOURCES))
+    out.insert(5, "label", out["option"].map(labels))
+    return out
+
+
+def would_like(proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """Whether, according to the proxy, the person would like to come; per site, Wilson CIs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> px = pd.DataFrame({"site": ["DH"] * 4, "would_like": ["ja", "ja", "nee", None]})
+    >>> would_like(px).query("site == 'DH'")[["level", "n", "k", "share", "n_missing"]]
+           level  n  k     share  n_missing
+    0         ja  3  2  0.666667          1
+    1        nee  3  1  0.333333          1
+    2  weet_niet  3  0  0.000000          1
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    codes = cb.codes("would_like")
+    labels = cb.labels("would_like", "nl")
+    rows = []
+    for site, sub in _blocks(proxy, cb):
+        x = sub["would_like"]
+        n = int(x.notna().sum())
+        if n == 0:
+            continue
+        ci = proportions.wilson_ci([int((x == c).sum()) for c in codes], [n] * len(codes))
+        ci.insert(0, "site", site)
+        ci.insert(1, "site_label", _site_label(site, cb))
+        ci.insert(2, "level", codes)
+        ci.insert(3, "label", [labels[c] for c in codes])
+        ci["n_missing"] = int(x.isna().sum())
+        rows.append(ci)
+    return pd.concat(rows, ignore_index=True)[["site", "site_label", "level", "label", "n", "k", "share",
+                                                "ci_low", "ci_high", "n_missing"]]
+
+
+def heard(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+    """How visitors (reached) heard of the krachtpunt, per site, with Wilson CIs (aim 2)."""
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    cols = cb.multi_columns("heard")
+    visitors = reach[reach[s["group"]].astype("boolean").fillna(False)]
+    out = _multi_by_site(visitors, cols, cb, "heard")
+    out.insert(1, "site_label", out["site"].map(lambda x: _site_label(x, cb)))
+    out.insert(3, "label", out["option"].map(cb.labels("heard", "nl")))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def _log2_ticks(ax, lo: float, hi: float) -> None:
+    """Ticks at powers of 2 (0,25 0,5 1 2 4): evenly spaced on a log axis, so they never collide."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ticks = [2.0 ** e for e in range(-6, 7) if lo <= 2.0 ** e <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace(".", ",")))
+
+
+def _room_for_note(fig) -> None:
+    """Keep a strip at the bottom free for the "synthetische data" note of results.save_figure.
+
+    results.save_figure puts the note in the bottom-right corner of the figure, where it can
+    overlap an x-axis label; constrained layout is told to leave that strip empty.
+    """
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0, 0.035, 1, 0.965))
+
+
+def _shown(k, n, m) -> bool:
+    """A point is drawn unless it rests on 1 to m-1 people (STUDY.md section 9)."""
+    return not (1 <= k < m or 1 <= n < m)
+
+
+def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title: str, xlabel: str, s: dict):
+    """Horizontal dot plot with Wilson CIs, one panel per site, options sorted by pooled share."""
+    import matplotlib.pyplot as plt
+
+    m = s["min_cell"]
+    sites = list(table["site"].drop_duplicates())
+    pooled = table[(table["site"] == ALL) & (table[series[0][0]] == series[0][1])] if series[0][0] else table[table["site"] == ALL]
+    order = list(pooled.sort_values("share", ascending=True, kind="stable")["option"])
+    labels = table.drop_duplicates("option").set_index("option")["label"]
+    names = table.drop_duplicates("site").set_index("site")["site_label"]
+    ncol = min(len(sites), 2)
+    nrow = int(np.ceil(len(sites) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol + 1.5, 0.32 * len(order) * nrow + 1.3 * nrow),
+                             sharex=True, sharey=True, layout="constrained", squeeze=False)
+    offsets = np.linspace(-0.18, 0.18, len(series)) if len(series) > 1 else [0.0]
+    y = {opt: i for i, opt in enumerate(order)}
+    for ax, site in zip(axes.ravel(), sites):
+        blk = table[table["site"] == site]
+        for (col, val, name), off, marker, colour in zip(series, offsets, ["o", "s"], ["#1f4e79", "#c55a11"]):
+            part = blk[blk[col] == val] if col else blk
+            for _, r in part.iterrows():
+                yy = y[r["option"]] + off
+                if _shown(r["k"], r["n"], m):
+                    ax.hlines(yy, r["ci_low"], r["ci_high"], color=colour, linewidth=1.2)
+                    ax.plot(r["share"], yy, marker, color=colour, markersize=4.5)
+                else:
+                    ax.text(0.005, yy, f"<{m}", color=colour, fontsize=7, va="center")
+        ax.set_title(names[site], fontsize=10)
+        ax.set_xlim(0, 1)
+        ax.grid(axis="x", color="0.9")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in axes.ravel()[len(sites):]:
+        ax.set_visible(False)
+    first = axes.ravel()[0]
+    first.set_yticks(range(len(order)), [labels[o] for o in order])
+    first.set_ylim(-0.6, len(order) - 0.4)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v * 100:.0f}%"))
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker=mk, markersize=4.5, label=name)
+               for (_, _, name), mk, c in zip(series, ["o", "s"], ["#1f4e79", "#c55a11"])] if len(series) > 1 else []
+    fig.legend(handles=handles, loc="outside lower center", ncol=max(len(handles), 1), frameon=False,
+               title=f"<{m}: aantal 1 tot {m - 1}, niet getoond", title_fontsize=9)
+    fig.suptitle(title)
+    _room_for_note(fig)
+    return fig
+
+
+def reasons_figure(table: pd.DataFrame, s: dict | None = None):
+    """Reasons for not coming per site: non-visitors and proxy reports side by side."""
+    s = spec() if s is None else s
+    return _share_panels(table, [("source", "non_visitors", SOURCES["non_visitors"]), ("source", "proxy", SOURCES["proxy"])],
+                         "Redenen om niet te komen (aandeel met 95%-BI)", "aandeel dat de reden noemt", s)
+
+
+def heard_figure(table: pd.DataFrame, s: dict | None = None):
+    """How visitors heard of the krachtpunt, per site."""
+    s = spec() if s is None else s
+    return _share_panels(table, [("", None, "bezoekers")], "Hoe bezoekers van het krachtpunt hoorden (aandeel met 95%-BI)",
+                         "aandeel bezoekers", s)
+
+
+def representation_figure(table: pd.DataFrame, s: dict | None = None):
+    """Representation ratios with 95% CIs on a log axis; one panel per site, stacked, shared axis.
+
+    Rows in table order (variables as in study.yaml ``reach.cbs``); ratios resting on 1-4
+    visitors are not drawn but marked "<5".
+    """
+    import matplotlib.pyplot as plt
+
+    s = spec() if s is None else s
+    m = s["min_cell"]
+    if table.empty:
+        raise ValueError("representation_figure: no comparisons to plot.")
+    sites = list(table["site"].drop_duplicates())
+    sizes = [int((table["site"] == x).sum()) for x in sites]
+    fig, axes = plt.subplots(len(sites), 1, figsize=(7.5, 0.34 * sum(sizes) + 0.75 * len(sites) + 1.0),
+                             sharex=True, layout="constrained", squeeze=False,
+                             gridspec_kw={"height_ratios": sizes})
+    shown = table[[_shown(k, n, m) for k, n in zip(table["k"], table["n"])]]
+    lo = min(shown["ci_low"].min() if len(shown) else 1.0, 1.0) / 1.25
+    hi = max(shown["ci_high"].max() if len(shown) else 1.0, 1.0) * 1.25
+    for ax, site in zip(axes[:, 0], sites):
+        blk = table[table["site"] == site].reset_index(drop=True)
+        y = np.arange(len(blk))[::-1]
+        ax.axvline(1.0, color="0.4", linestyle="--", linewidth=1)
+        for yy, (_, r) in zip(y, blk.iterrows()):
+            if _shown(r["k"], r["n"], m):
+                ax.hlines(yy, r["ci_low"], r["ci_high"], color="0.15", linewidth=1.4)
+                ax.plot(r["ratio"], yy, "s", color="0.15", markersize=5)
+            else:
+                ax.text(1.0, yy, f" <{m}", fontsize=8, va="center")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        _log2_ticks(ax, lo, hi)
+        fixed = {v for v, c in _comparisons(s).items() if "region" in c}  # national, not the site's region
+        ax.set_yticks(y, [f"{vl}{' (landelijk cijfer)' if v in fixed else ''}: {ll}"
+                          for v, vl, ll in zip(blk["variable"], blk["variable_label"], blk["level_label"])])
+        ax.tick_params(axis="y", length=0, labelsize=9)
+        ax.set_ylim(-0.6, len(blk) - 0.4)
+        ax.set_title(f"{blk['site_label'].iloc[0]}", fontsize=10, loc="left")
+        ax.grid(axis="x", color="0.92")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1, 0].set_xlabel("representatieratio: aandeel onder bezoekers / aandeel in de bevolking (95%-BI)")
+    fig.suptitle("Bezoekers vergeleken met de bevolking (CBS)\n1 = even vaak als in de bevolking; boven 1 oververtegenwoordigd",
+                 fontsize=11)
+    _room_for_note(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# headline numbers
+# ----------------------------------------------------------------------------------------------
+def summary(counts: pd.DataFrame, model: pd.DataFrame, r_ind: pd.DataFrame, reasons_table: pd.DataFrame,
+            would: pd.DataFrame, s: dict | None = None) -> pd.DataFrame:
+    """Headline numbers for the report's text, one row per number (``key``, ``value``, ``label``).
+
+    The internal column ``count`` (the number of people the value rests on) lets :func:`suppress`
+    blank values resting on 1-4 people; it is dropped from the published table.
+    """
+    s = spec() if s is None else s
+    rows = []
+
+    def add(key, value, label, count=None):
+        rows.append({"key": key, "value": value, "label": label, "count": count})
+
+    for _, c in counts.iterrows():
+        where = "alle krachtpunten" if c["site"] == ALL else c["site_label"]
+        add(f"n_respondents_{c['site']}", int(c["n"]), f"Aantal respondenten, {where}", int(c["n"]))
+        add(f"n_reached_{c['site']}", int(c["k"]), f"Aantal bereikt (minstens 1 bezoek in 6 maanden), {where}", int(c["k"]))
+        add(f"pct_reached_{c['site']}", 100 * c["share"], f"Percentage bereikt, {where}", int(c["k"]))
+        add(f"pct_reached_{c['site']}_ci_low", 100 * c["ci_low"], f"Percentage bereikt, ondergrens 95%-BI, {where}", int(c["k"]))
+        add(f"pct_reached_{c['site']}_ci_high", 100 * c["ci_high"], f"Percentage bereikt, bovengrens 95%-BI, {where}", int(c["k"]))
+    main = model[(model["model"] == MODEL_MAIN) & (model["covariate"] != "site")]
+    first = main.iloc[0]
+    add("model_n_used", int(first["n_used"]), "Aantal respondenten in het logistische model (volledige gegevens)", int(first["n_used"]))
+    add("model_n_dropped", int(first["n_dropped"]), "Aantal respondenten weggelaten uit het model (ontbrekende gegevens)",
+        int(first["n_dropped"]))
+    for _, r in main.iterrows():
+        add(f"or_{r['term']}", r["odds_ratio"], f"Odds ratio bereikt: {r['label']}")
+        add(f"or_{r['term']}_ci_low", r["ci_low"], f"Odds ratio bereikt, ondergrens 95%-BI: {r['label']}")
+        add(f"or_{r['term']}_ci_high", r["ci_high"], f"Odds ratio bereikt, bovengrens 95%-BI: {r['label']}")
+        add(f"p_{r['term']}", r["p"], f"p-waarde (Wald): {r['label']}")
+    strongest = main.assign(_abs=main["log_or"].abs()).sort_values("_abs", ascending=False, kind="stable")
+    for i, (_, r) in enumerate(strongest.head(int(s["model"].get("strongest", 2))).iterrows(), start=1):
+        add(f"strongest_{i}_or", r["odds_ratio"], f"Sterkste samenhang nr. {i} (odds ratio): {r['label']}")
+        add(f"strongest_{i}_ci_low", r["ci_low"], f"Sterkste samenhang nr. {i}, ondergrens 95%-BI: {r['label']}")
+        add(f"strongest_{i}_ci_high", r["ci_high"], f"Sterkste samenhang nr. {i}, bovengrens 95%-BI: {r['label']}")
+    for _, r in r_ind.iterrows():
+        where = "alle krachtpunten" if r["site"] == ALL else r["site_label"]
+        add(f"r_indicator_{r['site']}", r["r_indicator"], f"R-indicator van het bereik ({r['model']}), {where}")
+    non = reasons_table[(reasons_table["source"] == "non_visitors") & (reasons_table["site"] == ALL)]
+    prx = reasons_table[(reasons_table["source"] == "proxy") & (reasons_table["site"] == ALL)]
+    if len(non):
+        add("n_non_visitors_all", int(non["n"].iloc[0]), "Aantal niet-bezoekers dat redenen gaf, alle krachtpunten", int(non["n"].iloc[0]))
+        top = non.sort_values("share", ascending=False, kind="stable").iloc[0]
+        add("top_reason_non_visitors_pct", 100 * top["share"], f"Meest genoemde reden door niet-bezoekers (%): {top['label']}", int(top["k"]))
+    if len(prx):
+        add("n_proxy_all", int(prx["n"].iloc[0]), "Aantal meldingen over niet-bezoekers (proxy), alle krachtpunten", int(prx["n"].iloc[0]))
+        top = prx.sort_values("share", ascending=False, kind="stable").iloc[0]
+        add("top_reason_proxy_pct", 100 * top["share"], f"Meest genoemde reden volgens bezoekers (proxy) (%): {top['label']}", int(top["k"]))
+    w = would[(would["site"] == ALL) & (would["level"] == "ja")]
+    if len(w):
+        add("would_like_yes_pct_all", 100 * w["share"].iloc[0],
+            "Percentage meldingen waarin de persoon volgens de bezoeker graag zou willen komen", int(w["k"].iloc[0]))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# suppression and writing
+# ----------------------------------------------------------------------------------------------
+_SHARE = ["share", "ci_low", "ci_high"]
+#: Per results table: the count columns and the columns derived from each (fmt.suppress_small_cells).
+SUPPRESSION: dict[str, tuple[list[str], dict[str, list[str]]]] = {
+    "reach_counts": (["n", "k", "n_missing"], {"n": _SHARE, "k": _SHARE}),
+    "reach_model": (["n_used", "n_dropped", "n_events"], {}),
+    "reach_representation": (["n", "k", "n_excluded", "n_missing"],
+                             {"n": _SHARE + ["ratio"], "k": _SHARE + ["ratio"]}),
+    "reach_r_indicator": (["n", "n_dropped"], {}),
+    "reach_reasons": (["n", "k", "n_missing"], {"n": _SHARE, "k": _SHARE}),
+    "reach_would_like": (["n", "k", "n_missing"], {"n": _SHARE, "k": _SHARE}),
+    "reach_heard": (["n", "k", "n_missing"], {"n": _SHARE, "k": _SHARE}),
+    # formatted or count-free tables: suppression happens while formatting, or is not needed
+    "reach_table1_display": ([], {}),
+    "reach_model_display": ([], {}),
+    "reach_cbs_not_compared": ([], {}),
+}
+
+
+def suppress(frame: pd.DataFrame, name: str, s: dict | None = None) -> pd.DataFrame:
+    """The publishable version of results table ``name``: counts 1-4 and what derives from them "<5".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"site": ["DH", "LH"], "n": [20, 20], "k": [3, 12], "share": [0.15, 0.6],
+    ...                   "ci_low": [0.05, 0.39], "ci_high": [0.36, 0.78], "n_missing": [0, 0]})
+    >>> suppress(t, "reach_heard")[["k", "share"]]
+        k share
+    0  <5    <5
+    1  12   0.6
+    """
+    s = spec() if s is None else s
+    m = s["min_cell"]
+    if name == "reach_table1":
+        cat = frame["type"] == "categorical"
+        a = fmt.suppress_small_cells(frame[cat], ["n"], m, derived={"n": ["pct"]})
+        b = fmt.suppress_small_cells(frame[~cat], ["n", "n_missing"], m,
+                                     derived={"n": ["mean", "sd", "median", "q1", "q3"]})
+        return pd.concat([a, b]).loc[frame.index]
+    if name == "reach_summary":
+        out = frame.copy()
+        out["value"] = out["value"].astype(object)
+        small = out["count"].notna() & (pd.to_numeric(out["count"]) >= 1) & (pd.to_numeric(out["count"]) < m)
+        out.loc[small, "value"] = f"<{m}"
+        return out.drop(columns="count")
+    if name not in SUPPRESSION:
+        raise ValueError(f"suppress: no suppression rule for {name!r}; add it to reach.SUPPRESSION.")
+    counts, derived = SUPPRESSION[name]
+    if not counts:
+        return frame.copy()
+    return fmt.suppress_small_cells(frame, counts, m, derived=derived)
+
+
+def publish(frame: pd.DataFrame, name: str, out: str | os.PathLike | None = None, s: dict | None = None) -> Path:
+    """Write ``name`` unsuppressed to ``internal/`` and suppressed to ``results/``; return the latter."""
+    if not name.startswith("reach_"):
+        raise ValueError(f"publish: notebook 02 writes reach_* tables only (pipeline.yaml), not {name!r}.")
+    s = spec() if s is None else s
+    internal = frame.drop(columns="count") if name == "reach_summary" else frame
+    results.write_result(internal, name, out, internal=True)
+    return results.write_result(suppress(frame, name, s), name, out)
+
+
+def save_figure(fig, name: str, out: str | os.PathLike | None = None) -> Path:
+    """Save a reach figure (``reach_*``) with the synthetic-data note when applicable, and close it."""
+    import matplotlib.pyplot as plt
+
+    if not name.startswith("reach_"):
+        raise ValueError(f"save_figure: notebook 02 writes reach_* figures only, not {name!r}.")
+    path = results.save_figure(fig, name, out)
+    plt.close(fig)
+    return path
