@@ -240,7 +240,7 @@ _TITLES = (
     r"|buurman|dokter|dr\.|mr\.|mrs\.|ms\.))"
 )
 _TITLE_PREFIX = re.compile(rf"^{_TITLES}{_SEP}")
-_ALLOWED_PHRASES = re.compile(r"\b[Dd]e[ \-]Jong[ \-]Gierveld\b")
+_ALLOWED_PHRASES = re.compile(r"\b[Dd]e[\s\-]+Jong[\s\-]+Gierveld\b")  # also broken over lines (PDF text)
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?!\w)")
 _EMAIL_EXAMPLE = re.compile(r"(?i)@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|invalid|test))$")

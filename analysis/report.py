@@ -234,6 +234,15 @@ def summary(name: str, out: str | os.PathLike | None = None) -> dict:
     return out_
 
 
+def summary_detail(name: str, key: str, out: str | os.PathLike | None = None) -> str:
+    """The part of a summary row's label after the colon (e.g. which reason was the top one)."""
+    table = result(name, out)
+    label = table.loc[table["key"] == key, "label"]
+    if label.empty:
+        raise KeyError(f"{key!r} is not in results/{name}.csv")
+    return str(label.iloc[0]).rsplit(": ", 1)[-1]
+
+
 def _ci(est, low, high, decimals: int) -> str:
     if any(_is_suppressed(v) for v in (est, low, high)):
         return SUPPRESSED
@@ -334,3 +343,21 @@ def rci_sentence(rci: pd.DataFrame) -> str:
             "controleren; daarvoor is de index niet berekend."
         )
     return " ".join(parts)
+
+
+def table1_display(display: pd.DataFrame, site: str = "all") -> pd.DataFrame:
+    """Table 1 (results/reach_table1_display.csv) for one site, without the site columns."""
+    sub = display[display["site"] == site].drop(columns=["site", "Krachtpunt"])
+    return sub.fillna("")
+
+
+def not_compared_table(nc: pd.DataFrame) -> pd.DataFrame:
+    """Which comparisons with CBS could not be made, grouped by reason (one row per reason)."""
+    first = nc.drop_duplicates(["site", "variable", "level"])
+    label = first["variable_label"].str.cat(first["level_label"].fillna("").map(lambda v: f" {v}" if v else ""))
+    first = first.assign(_what=label)
+    rows = []
+    for reason, sub in first.groupby("reason_nl", sort=False):
+        per_site = [f"{site}: {', '.join(dict.fromkeys(g['_what']))}" for site, g in sub.groupby("site_label", sort=False)]
+        rows.append({"Niet vergeleken": "; ".join(per_site), "Waarom niet": reason})
+    return pd.DataFrame(rows)

@@ -65,7 +65,9 @@ def save_figure(fig, name: str, out: str | os.PathLike | None = None, *, synthet
         raise ValueError(f"name {name!r} must be a bare figure name such as 'reach_forest'")
     synthetic = is_synthetic(out) if synthetic is None else synthetic
     if synthetic:
-        fig.text(0.995, 0.005, SYNTHETIC_NOTE, ha="right", va="bottom", fontsize=8, color="#555555", style="italic")
+        # below the figure's own area: bbox_inches="tight" grows the image to include it, so the
+        # note can never overlap an axis label or legend
+        fig.text(0.995, -0.01, SYNTHETIC_NOTE, ha="right", va="top", fontsize=8, color="#555555", style="italic")
     path = config.figures_dir(out) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")

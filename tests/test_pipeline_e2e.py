@@ -64,7 +64,9 @@ def test_noop_rerun_executes_nothing(pipeline):
 
 
 def text_of_html(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    """The visible text: without <style>/<script> contents and tags."""
+    body = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
 
 
 def numbered(text: str, word: str) -> list[int]:
@@ -126,7 +128,7 @@ def test_pdf_pages_as_images(pipeline):
     subprocess.run(["pdftoppm", "-png", "-r", "50", str(pipeline.output / "report.pdf"), str(prefix)], check=True)
     pages = sorted(pipeline.output.glob("page-*.png"))
     assert len(pages) >= 2
-    assert all(p.stat().st_size > 5_000 for p in pages)
+    assert all(p.stat().st_size > 2_000 for p in pages)  # not blank: a blank A4 page at 50 dpi is about 1.5 KB
 
 
 def test_report_numbers_follow_the_results_tables(pipeline, tmp_path):

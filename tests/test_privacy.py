@@ -513,3 +513,11 @@ def test_large_table_is_fast(tmp_path):
     start = time.perf_counter()
     assert scan(out, None, None) == []
     assert time.perf_counter() - start < 15
+
+
+def test_scale_name_broken_over_lines_is_not_a_name():
+    """PDF text extraction breaks "De Jong Gierveld" over lines inside narrow table cells."""
+    from analysis.privacy import find_identifiers
+
+    assert list(find_identifiers("Eenzaamheid (De \nJong Gierveld) 74 (38,9%)")) == []
+    assert list(find_identifiers("Ingrid de Jong belde")) != []
