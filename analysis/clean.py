@@ -78,6 +78,14 @@ def read_source(raw_dir: Path, source: str, cb: cbmod.Codebook, site: str | None
         return [(read_delimited(path, sep=read["sep"], encoding=read.get("encoding", "utf-8-sig"), required=required), name, {})]
     if fmt == "xlsx":
         if "sheets" in read:
+            from analysis.readers import sheet_names
+
+            extra_sheets = [n for n in sheet_names(path) if n not in read["sheets"]]
+            if extra_sheets:
+                # e.g. a third wave: never silently left out of the analysis
+                raise RawDataError(path, f"has sheet(s) {extra_sheets} that the codebook does not know "
+                                   f"(expected {list(read['sheets'])}); add them under sources.{source}.read.sheets "
+                                   "in analysis/codebook.yaml, or remove them from the workbook")
             return [
                 (read_excel_sheet(path, sheet=sheet, required=required), f"{name}[{sheet}]", {"wave": wave})
                 for sheet, wave in read["sheets"].items()
@@ -352,6 +360,21 @@ def _site(ctx: _Ctx, column: str) -> pd.Series:
     return codes.astype(object)
 
 
+def _log_unmapped_columns(ctx: _Ctx, source: str) -> None:
+    """Columns the codebook does not map are not read: one log row per file and column (row 1,
+    the header), so an export with extra columns is accepted and the reader can see what was left."""
+    used = set(_required_columns(ctx.cb, source)) | {ROW, "_site", "_fname"}
+    for var, spec in ctx.cb.source(source)["columns"].items():
+        if "column" in spec:
+            used.add(spec["column"])  # free-text columns are known: not read by design
+    extra = [c for c in ctx.raw.columns if c not in used]
+    if not extra:
+        return
+    for file in pd.unique(ctx.files):
+        for col in extra:
+            ctx.log.add(file, 1, col, "", "", "column not in the codebook: not read")
+
+
 def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: CleaningLog, file, extra: dict | None = None) -> pd.DataFrame:
     """Map one raw table through its codebook source into tidy columns (plus ``_row``/``_file``).
 
@@ -362,6 +385,7 @@ def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: Cleaning
     files = file if isinstance(file, pd.Series) else pd.Series(file, index=raw.index, dtype=object)
     ctx = _Ctx(cb, source, files, log, raw, extra or {})
     cols = cb.source(source)["columns"]
+    _log_unmapped_columns(ctx, source)
     out: dict[str, pd.Series | pd.DataFrame] = {}
     # dates first: age from a birth year needs the survey date
     for var, spec in cols.items():

@@ -50,7 +50,7 @@ def decode_text(path: Path, encoding: str) -> str:
                 path, f"the file is {name}, expected {encoding}: save it again as UTF-8 (CSV UTF-8)"
             )
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         bad = data[err.start : err.start + 1]
@@ -61,6 +61,9 @@ def decode_text(path: Path, encoding: str) -> str:
             "save the file again as UTF-8 (in Excel: 'CSV UTF-8')",
             row=line,
         ) from None
+    if not text.strip("\ufeff \r\n\t"):
+        raise RawDataError(path, "the file is empty (only a byte-order mark or blank lines); export it again")
+    return text
 
 
 def read_delimited(
@@ -155,6 +158,16 @@ def read_excel_sheet(path: Path | str, *, sheet: str | int = 0, required=()) -> 
     frame = _text_frame(body, columns)
     check_required(frame, required, path)
     return frame
+
+
+def sheet_names(path: Path | str) -> list[str]:
+    """The worksheet names of a workbook (a clear error if it is not one)."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except Exception as err:  # calamine raises its own error types for a non-workbook
+        raise RawDataError(path, f"cannot be opened as an Excel workbook ({err}); save it as .xlsx") from None
 
 
 def _cell_text(value) -> str:

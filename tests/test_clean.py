@@ -90,7 +90,7 @@ def test_birth_year_becomes_age_in_survey_year(reach, log):
 
 def test_age_with_suffix_parsed(reach):
     (d,) = defects("age_with_suffix")
-    raw = pd.read_excel(RAW / d["file"], sheet_name="Formulieren", dtype=str)
+    raw = pd.read_excel(RAW / d["file"], sheet_name="Formulieren", dtype=str, engine="calamine")
     for row in d["rows"][:10]:
         text = raw.iloc[row - 2][d["column"]]
         assert text.endswith("jaar")
