@@ -95,6 +95,19 @@ KEY_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "pingouin", "seaborn"
                 "pypandoc-binary", "typst")
 
 
+def version() -> str:
+    """The report's version: the analysis package's version (pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _v
+
+    try:
+        return _v("krachtpunten-analysis")
+    except PackageNotFoundError:
+        from analysis import __version__
+
+        return __version__
+
+
 def commit() -> str:
     """The git commit of the code (with "+ wijzigingen" when the work tree differs), or "onbekend"."""
     import subprocess
