@@ -29,6 +29,13 @@ Publication rules (STUDY.md section 9; ``analysis.min_cell`` = 5 in study.yaml)
   rows are descriptive: the minimum detectable effect at 6 pairs is about dz = 1.4, and an exact
   Wilcoxon test on 5 non-zero changes cannot reach p < 0.05 at all. The report should present
   them as description, not as evidence of differences between sites.
+* **Per-site detail** only for at most ``analysis.per_site_detail_max`` sites (study.yaml, 12):
+  the paired analyses per site (scope ``"site"`` of ``paired_changes`` and ``paired_mde``) and
+  the per-site columns of the slope plots. With more sites (a national monitor) those rows are
+  not produced -- hundreds of per-site p-values would be a multiple-testing exercise nobody
+  can read, and each site still has only about 7 pairs -- and the slope plots show all sites
+  pooled; :func:`site_detail_note` writes the sentence notebook 03 shows. The descriptive
+  per-site tables (``paired_attrition``, ``paired_themes``) stay per site.
 * Reliable change (RCI) is computed only for scales with a **verified** reliability in
   ``analysis/reliability.yaml`` -- today only WHO-5 (test-retest ICC 0.81). Every other outcome
   is listed with status "not computed: no verified reliability"; no reliability is guessed.
@@ -152,7 +159,7 @@ from analysis.stats import paired as ps
 __all__ = [
     "outcome_info", "with_pg_mean", "change_table", "mixed_models", "rci_tables", "mde_table",
     "attrition_table", "theme_counts", "cooccurrence", "summary_table", "mde_text",
-    "publishable", "headline_table", "themes_overview", "cooccurrence_matrix", "plot_slopes", "plot_change_summary", "load_tables", "analyse", "run",
+    "publishable", "headline_table", "per_site_detail_max", "analysis_scopes", "site_detail_note", "themes_overview", "cooccurrence_matrix", "plot_slopes", "plot_change_summary", "load_tables", "analyse", "run",
 ]
 
 PG_DIMS = ["pg_lichaamsfuncties", "pg_mentaal_welbevinden", "pg_zingeving", "pg_kwaliteit_van_leven",
@@ -171,8 +178,47 @@ RCI_CRITERION = 1.96
 POWER = 0.8
 #: Colours: better / same / worse (blue-orange, readable for red-green colour blindness).
 COLOURS = {"beter": "#2166ac", "gelijk": "#9a9a9a", "slechter": "#d6604d"}
-#: With more sites than this, the slope plots show all sites together in one column.
-MAX_SITE_COLUMNS = 6
+
+
+def per_site_detail_max() -> int:
+    """``analysis.per_site_detail_max`` of study.yaml (checked): most sites with per-site analyses.
+
+    >>> per_site_detail_max()
+    12
+    """
+    value = config.study()["analysis"].get("per_site_detail_max")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("analysis/study.yaml analysis: needs per_site_detail_max, a whole number of at least 1, "
+                         f"not {value!r}.")
+    return value
+
+
+def analysis_scopes(pairs: pd.DataFrame, scopes=("all", "site", "interval_ok")) -> tuple[str, ...]:
+    """``scopes`` without ``"site"`` when the pairs come from more than ``per_site_detail_max`` sites.
+
+    >>> analysis_scopes(pd.DataFrame({"site": [f"S{i}" for i in range(13)]}))
+    ('all', 'interval_ok')
+    """
+    if pairs["site"].nunique() > per_site_detail_max():
+        return tuple(sc for sc in scopes if sc != "site")
+    return tuple(scopes)
+
+
+def site_detail_note(n_sites: int) -> str:
+    """Dutch sentence (Markdown) for notebook 03: are the paired analyses also per site?
+
+    >>> site_detail_note(300)[:40]
+    'Er zijn 300 krachtpunten, meer dan 12: d'
+    """
+    limit = per_site_detail_max()
+    if n_sites <= limit:
+        return (f"Er {'is' if n_sites == 1 else 'zijn'} {n_sites} krachtpunt{'' if n_sites == 1 else 'en'} (niet meer dan "
+                f"{limit}): de gepaarde analyses en de lijnfiguren staan ook per krachtpunt.")
+    return (f"Er zijn {n_sites} krachtpunten, meer dan {limit}: de gepaarde analyses staan alleen voor alle "
+            f"krachtpunten samen (en als controle voor paren binnen het tijdvenster), niet per krachtpunt. Met "
+            f"een handvol paren per krachtpunt zou dat honderden toetsen opleveren die niemand kan lezen en "
+            f"die vooral toevalstreffers geven. De lijnfiguren tonen alle krachtpunten samen; uitval en thema's "
+            f"staan wel per krachtpunt in de tabellen.")
 
 
 # --- outcomes ---------------------------------------------------------------------------------
@@ -721,9 +767,13 @@ def publishable(res: dict, *, min_cell: int | None = None) -> dict[str, pd.DataF
 
 
 def headline_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
-    """The main columns of ``paired_changes`` for one scope, for display (values unchanged)."""
-    if scope not in set(changes["scope"]):
-        raise ValueError(f"scope {scope!r} not in the table; scopes: {sorted(set(changes['scope']))}")
+    """The main columns of ``paired_changes`` for one scope, for display (values unchanged).
+
+    Empty (with the columns) for a scope that was not computed, e.g. ``"site"`` with more than
+    ``analysis.per_site_detail_max`` sites.
+    """
+    if scope not in ("all", "site", "interval_ok"):
+        raise ValueError(f"scope {scope!r} unknown; use 'all', 'site' or 'interval_ok'")
     cols = ["site", "label", "n_pairs", "mean_t0", "mean_t1", "mean_change", "mean_change_ci_low",
             "mean_change_ci_high", "median_change", "p_t", "p_t_holm", "p_wilcoxon", "p_wilcoxon_holm", "dz",
             "dz_ci_low", "dz_ci_high", "rank_biserial"]
@@ -759,7 +809,8 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
 
     One line per person from T0 to T1, coloured by better / same / worse in the outcome's own
     direction; persons with the same two scores share one line, drawn thicker. The black line
-    joins the means. With more than ``MAX_SITE_COLUMNS`` sites, one column shows all sites.
+    joins the means. With more than ``analysis.per_site_detail_max`` sites, one column shows
+    all sites pooled.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -770,7 +821,8 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
     if rows.empty:
         raise ValueError(f"no outcomes for instrument {instrument!r}; use one of {list(INSTRUMENTS)}")
     sites = sorted(pairs["site"].unique())
-    cols = [("alle", pairs)] if len(sites) > MAX_SITE_COLUMNS else [(s, pairs[pairs["site"] == s]) for s in sites]
+    pooled = len(sites) > per_site_detail_max()
+    cols = [("alle", pairs)] if pooled else [(s, g) for s, g in pairs.groupby("site", sort=True)]
     names = site_names or {s: v.get("name", s) for s, v in config.study()["sites"].items()}
     nr, nc = len(rows), len(cols)
     fig, axes = plt.subplots(nr, nc, figsize=(2.5 * nc + 1.8, 2.1 * nr + 1.0), squeeze=False, sharey="row",
@@ -805,7 +857,8 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
             if i == 0:
-                ax.set_title(names.get(site, site) if site != "alle" else "Alle krachtpunten", fontsize=10)
+                ax.set_title(names.get(site, site) if site != "alle" else
+                             f"Alle {len(sites)} krachtpunten samen" if pooled else "Alle krachtpunten", fontsize=10)
             if j == 0:
                 ax.set_ylabel(meta["label_short"] + f"\n({meta['scale_low']:g}-{meta['scale_high']:g})", fontsize=9)
     handles = [Line2D([], [], color=COLOURS[k], linewidth=2) for k in ("beter", "gelijk", "slechter")]
@@ -893,12 +946,16 @@ def load_tables(out: str | Path | None = None) -> dict[str, pd.DataFrame]:
 def analyse(interviews: pd.DataFrame, pairs: pd.DataFrame, segments: pd.DataFrame, *,
             cb: cbmod.Codebook | None = None, n_resamples: int | None = None, seed: int | None = None,
             scopes=("all", "site", "interval_ok")) -> dict[str, pd.DataFrame]:
-    """Every unsuppressed results table of notebook 03 from the cleaned tables (nothing written)."""
+    """Every unsuppressed results table of notebook 03 from the cleaned tables (nothing written).
+
+    Scope ``"site"`` is left out with more than ``analysis.per_site_detail_max`` sites
+    (:func:`analysis_scopes`; module docstring).
+    """
     cb = cb or cbmod.load()
     info = outcome_info(cb)
     iv, pr = with_pg_mean(interviews, pairs)
     res = {"info": info, "interviews": iv, "pairs": pr, "segments": segments}
-    res["changes"] = change_table(pr, info, scopes=scopes, n_resamples=n_resamples, seed=seed)
+    res["changes"] = change_table(pr, info, scopes=analysis_scopes(pr, scopes), n_resamples=n_resamples, seed=seed)
     res["mixed_model"] = mixed_models(iv, info, res["changes"])
     res["rci"], res["rci_persons"] = rci_tables(iv, pr, info)
     res["mde"] = mde_table(res["changes"])

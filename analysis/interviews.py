@@ -304,21 +304,31 @@ def attrition(interviews: pd.DataFrame, outcome_cols: list[str]) -> pd.DataFrame
     """
     t0 = interviews[interviews["wave"] == "T0"]
     t1_ids = set(interviews.loc[interviews["wave"] == "T1", "person_id"])
-    completer = t0["person_id"].isin(t1_ids)
+    completer = t0["person_id"].isin(t1_ids).to_numpy()
+    # the outcomes as one float matrix and the rows of each site found once (a pandas filter per
+    # site and outcome took seconds for a national monitor); per group the same numpy reductions
+    # as Series.mean / Series.std(ddof=1), so the numbers are those of a per-group pandas call
+    values = np.column_stack([pd.to_numeric(t0[o], errors="coerce").astype(float).to_numpy()
+                              for o in outcome_cols]) if outcome_cols else np.empty((len(t0), 0))
+    site = t0["site"].to_numpy()
+    groups = [("alle", np.arange(len(t0)))] + [(s, np.flatnonzero(site == s)) for s in sorted(pd.unique(site))]
+
+    def mean_sd(a):
+        a = a[~np.isnan(a)]
+        return a.size, (a.mean() if a.size else np.nan), (a.std(ddof=1) if a.size > 1 else np.nan)
+
     rows = []
-    groups = [("alle", t0.index)] + [(s, idx) for s, idx in t0.groupby("site", sort=True).groups.items()]
-    for site, idx in groups:
-        sub, comp = t0.loc[idx], completer.loc[idx]
-        for o in outcome_cols:
-            a = pd.to_numeric(sub.loc[comp, o], errors="coerce").astype(float).dropna()
-            b = pd.to_numeric(sub.loc[~comp, o], errors="coerce").astype(float).dropna()
+    for name, idx in groups:
+        comp = completer[idx]
+        sub = values[idx]
+        for j, o in enumerate(outcome_cols):
+            na, ma, sa = mean_sd(sub[comp, j])
+            nb, mb, sb = mean_sd(sub[~comp, j])
             rows.append({
-                "site": site, "outcome": o,
+                "site": name, "outcome": o,
                 "n_persons_completers": int(comp.sum()), "n_persons_dropouts": int((~comp).sum()),
-                "n_completers": a.size, "mean_completers": a.mean() if a.size else np.nan,
-                "sd_completers": a.std(ddof=1) if a.size > 1 else np.nan,
-                "n_dropouts": b.size, "mean_dropouts": b.mean() if b.size else np.nan,
-                "sd_dropouts": b.std(ddof=1) if b.size > 1 else np.nan,
+                "n_completers": na, "mean_completers": ma, "sd_completers": sa,
+                "n_dropouts": nb, "mean_dropouts": mb, "sd_dropouts": sb,
             })
     out = pd.DataFrame(rows)
     out["difference"] = out["mean_dropouts"] - out["mean_completers"]

@@ -275,3 +275,28 @@ def test_recovers_true_changes(tmp_path_factory):
         r = table.loc[o]
         assert r["mean_change_ci_low"] <= truth["realised_mean_change"][o] <= r["mean_change_ci_high"]
         assert r["mean_change_ci_high"] < 0  # less lonely, as the latent shift says
+
+
+# --- per-site analyses only up to analysis.per_site_detail_max -------------------------------
+
+
+def test_site_scope_only_up_to_the_maximum(res, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    pairs, info = res["pairs"], res["info"].loc[["who5"]]
+    assert changes.analysis_scopes(pairs) == ("all", "site", "interval_ok")  # 3 sites, maximum 12
+    assert set(res["changes"]["scope"]) == {"all", "site", "interval_ok"}
+    monkeypatch.setattr(changes, "per_site_detail_max", lambda: 2)  # as 300 sites against 12
+    scopes = changes.analysis_scopes(pairs)
+    assert scopes == ("all", "interval_ok")
+    ch = changes.change_table(pairs, info, scopes=scopes, n_resamples=99, seed=1)
+    assert "site" not in set(ch["scope"]) and "site" not in set(changes.mde_table(ch)["scope"])
+    assert changes.headline_table(ch, "site").empty
+    assert "meer dan 2" in changes.site_detail_note(3)
+    fig = changes.plot_slopes(pairs, res["info"], "who5")
+    assert [ax.get_title() for ax in fig.axes] == ["Alle 3 krachtpunten samen"]
+    plt.close(fig)
+    monkeypatch.setattr(changes, "per_site_detail_max", lambda: 3)
+    fig = changes.plot_slopes(pairs, res["info"], "who5")
+    assert len(fig.axes) == 3
+    plt.close(fig)

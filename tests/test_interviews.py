@@ -282,3 +282,22 @@ def test_attrition_counts_and_means():
     assert t.loc["alle", "n_completers"] == 2 and t.loc["alle", "mean_completers"] == 15
     assert t.loc["alle", "n_dropouts"] == 1 and t.loc["alle", "difference"] == -11
     assert t.loc["LH", "n_dropouts"] == 0 and np.isnan(t.loc["LH", "mean_dropouts"])
+
+
+def test_attrition_per_site_equals_pandas_per_group():
+    # consistency check of the numpy implementation against Series.mean / Series.std per site
+    rng = np.random.default_rng(3)
+    n = 40
+    long = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)] * 2, "wave": ["T0"] * n + ["T1"] * n,
+                         "site": [["B", "A", "C"][i % 3] for i in range(n)] * 2,
+                         "x": rng.normal(50, 10, 2 * n)})
+    long.loc[3, "x"] = np.nan
+    long = long.drop(index=[n + 1, n + 2, n + 7])  # three drop-outs
+    got = iv.attrition(long, ["x"]).set_index("site")
+    assert list(got.index) == ["alle", "A", "B", "C"]
+    t0 = long[long["wave"] == "T0"]
+    comp = t0["person_id"].isin(long.loc[long["wave"] == "T1", "person_id"])
+    for site in ("A", "B", "C"):
+        a = t0.loc[comp & (t0["site"] == site), "x"].dropna()
+        assert got.at[site, "n_completers"] == a.size
+        assert got.at[site, "mean_completers"] == a.mean() and got.at[site, "sd_completers"] == a.std(ddof=1)

@@ -438,3 +438,74 @@ def test_recovers_true_reach_odds_ratios(tmp_path, spec):
     for term, c in truth.items():
         if c["coefficient"] != 0:
             assert np.sign(est.loc[term, "log_or"]) == np.sign(c["coefficient"]), f"{term}: wrong sign\n{report}"
+
+
+# --- per-site detail only up to analysis.per_site_detail_max ----------------------------------
+
+
+def test_per_site_detail_max_is_checked():
+    assert reach.per_site_detail_max() == config.study()["analysis"]["per_site_detail_max"]
+    for bad in (0, "12", None, True):
+        with pytest.raises(ValueError, match="per_site_detail_max"):
+            reach.per_site_detail_max({"analysis": {"per_site_detail_max": bad}})
+
+
+def test_per_site_inferential_rows_only_up_to_the_maximum(seed1, spec):
+    # the seed-1 data have 3 sites: with a maximum of 3 Table 1 has a block per site and the pooled
+    # one; with a maximum of 2 (as a national monitor of 300 sites against 12) only the pooled one
+    import matplotlib.pyplot as plt
+
+    data = reach.load(seed1)
+    s = copy.deepcopy(spec)
+    s["table1"]["fisher_resamples"] = 1000  # speed
+    few, many = {**s, "per_site_detail_max": 3}, {**s, "per_site_detail_max": 2}
+    assert list(reach.table1_by_site(data.reach, few)["site"].unique()) == ["DH", "LH", "PS", "all"]
+    pooled = reach.table1_by_site(data.reach, many)
+    assert list(pooled["site"].unique()) == ["all"]
+    counts = reach.reach_counts(data.reach, many)
+    assert list(reach.table1_display(pooled, counts, many)["site"].unique()) == ["all"]
+    # the descriptive tables stay per site
+    assert list(counts["site"]) == ["DH", "LH", "PS", "all"]
+    reasons = reach.reasons(data.reach, data.proxy, many)
+    assert set(reasons["site"]) == {"DH", "LH", "PS", "all"}
+    # figures: 4 panels (3 sites + pooled) or only the pooled one, said in the title
+    for s_, panels in ((few, 4), (many, 1)):
+        fig = reach.reasons_figure(reasons, s_)
+        assert sum(ax.get_visible() for ax in fig.axes) == panels
+        assert ("alle 3 krachtpunten samen" in fig._suptitle.get_text()) == (panels == 1)
+        plt.close(fig)
+    rep = reach.representation(data.reach, data.reference, many)
+    fig = reach.representation_figure(rep, many)
+    top2 = rep.groupby("site")["n"].max().nlargest(2).index
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [reach._site_label(x, None) for x in rep["site"].unique()
+                                                              if x in top2]
+    assert "de 2 krachtpunten met de meeste bezoekers (van 3)" in fig._suptitle.get_text()
+    plt.close(fig)
+    s2 = _spec_with(many, ["age_65_plus", "woman"])
+    model = reach.reach_model(data.reach, s2)
+    fig = reach.forest_figure(model, s2)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert not any("(ref." in lab and "Krachtpunt" in lab for lab in labels)
+    assert len([lab for lab in labels if lab]) == 2  # the two covariates, no site terms
+    plt.close(fig)
+    assert "meer dan 2" in reach.site_detail_note(3, many) and "niet meer dan 3" in reach.site_detail_note(3, few)
+
+
+def test_vectorised_site_blocks_equal_the_library_per_site(seed1, spec):
+    # consistency check of the one-groupby implementation against multiselect_shares per site
+    from analysis.stats import proportions
+
+    data = reach.load(seed1)
+    cb = codebook.load()
+    got = reach.heard(data.reach, spec)
+    visitors = data.reach[data.reach["reached"].astype("boolean").fillna(False)]
+    cols = cb.multi_columns("heard")
+    for site in ("DH", "LH", "PS"):
+        want = proportions.multiselect_shares(visitors[visitors["site"] == site], list(cols))
+        mine = got[got["site"] == site].reset_index(drop=True)
+        pd.testing.assert_series_equal(mine["option"], want["option"].map(cols), check_names=False)
+        for c in ("n", "k", "share", "ci_low", "ci_high", "n_missing"):
+            np.testing.assert_array_equal(mine[c].to_numpy(), want[c].to_numpy())
+    want = reach.would_like(data.proxy[data.proxy["site"] == "LH"], spec)
+    mine = reach.would_like(data.proxy, spec).query("site == 'LH'").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, want.query("site == 'LH'").reset_index(drop=True))
