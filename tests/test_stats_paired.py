@@ -583,3 +583,23 @@ def test_scores_from_scoring_feed_paired_change():
     # zeros dropped: |d| = 2, 1, 2 -> ranks 2.5, 1, 2.5, all negative: r_minus = 6, and the
     # exact two-sided p is 2 * P(all three negative) = 2/8
     assert r.r_minus == 6.0 and r.p_wilcoxon == pytest.approx(0.25)
+
+
+def test_dz_interval_with_many_pairs_and_a_large_t():
+    """National-monitor sizes: t near 40 with 1,800 pairs must still give a finite interval.
+
+    Oracle: for large df the noncentral-t interval of dz approaches dz ± 1.96·sqrt(1/n + dz²/(2n))
+    (the usual large-sample standard error of a standardized mean difference).
+    """
+    import numpy as np
+
+    from analysis.stats.paired import cohen_dz
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, 1800)
+    y = x + rng.normal(0.9, 1, 1800)
+    row = cohen_dz(x, y).iloc[0]
+    se = np.sqrt(1 / 1800 + row["dz"] ** 2 / (2 * 1800))
+    assert np.isfinite([row["ci_low"], row["ci_high"]]).all()
+    assert row["ci_low"] == pytest.approx(row["dz"] - 1.96 * se, abs=0.01)
+    assert row["ci_high"] == pytest.approx(row["dz"] + 1.96 * se, abs=0.01)

@@ -475,14 +475,19 @@ def _nct_ci(t_obs: float, df: int, level: float) -> tuple[float, float]:
     """Noncentrality limits (lambda_low, lambda_high) for an observed t (pivoting the CDF)."""
     a = 1 - level
 
+    # Bracket in steps of about two standard errors of the noncentrality estimate,
+    # sqrt(1 + t^2 / (2 df)) (Cumming & Finch 2001), not of |t|: with large n the t values are
+    # large and steps of |t| reach noncentralities where scipy's nct.cdf returns NaN.
+    base = 4.0 * float(np.sqrt(1.0 + t_obs**2 / (2.0 * df)))
+
     def root(target):
         f = lambda lam: st.nct.cdf(t_obs, df, lam) - target  # noqa: E731 (decreasing in lam)
-        step = max(1.0, abs(t_obs))
+        step = base
         lo, hi = t_obs - step, t_obs + step
         while f(lo) < 0:
             lo -= step
             step *= 2
-        step = max(1.0, abs(t_obs))
+        step = base
         while f(hi) > 0:
             hi += step
             step *= 2
