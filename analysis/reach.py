@@ -1252,7 +1252,8 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
         ax.set_xlim(lo, hi)
         _log2_ticks(ax, lo, hi)
         fixed = {v for v, c in _comparisons(s).items() if "region" in c}  # national, not the site's region
-        ax.set_yticks(y, [f"{vl}{' (landelijk cijfer)' if v in fixed else ''}: {ll}"
+        # short labels ("Eenzaamheid: matig eenzaam (2-4)*"); the asterisk is explained below the axis
+        ax.set_yticks(y, [f"{vl.split(' (')[0]}: {ll}{'*' if v in fixed else ''}"
                           for v, vl, ll in zip(blk["variable"], blk["variable_label"], blk["level_label"])])
         ax.tick_params(axis="y", length=0, labelsize=9)
         ax.set_ylim(-0.6, len(blk) - 0.4)
@@ -1260,7 +1261,8 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
         ax.grid(axis="x", color="0.92")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[-1, 0].set_xlabel("representatieratio: aandeel onder bezoekers / aandeel in de bevolking (95%-BI)")
+    note = "\n* vergeleken met het landelijke CBS-cijfer, niet met de wijk" if fixed else ""
+    axes[-1, 0].set_xlabel("representatieratio: aandeel onder bezoekers / aandeel in de bevolking (95%-BI)" + note)
     fig.suptitle(f"{title}\n1 = even vaak als in de bevolking; boven 1 oververtegenwoordigd",
                  fontsize=11)
     _room_for_note(fig)
