@@ -35,6 +35,7 @@ from analysis import codebook as cbmod
 from analysis import config
 from analysis.cleanlog import CleaningLog
 from analysis.readers import ROW, RawDataError, read_delimited, read_excel_sheet, read_sav
+from analysis.runner import sha256
 
 FILE = "_file"
 #: Environment variable holding the secret key for pseudonymised IDs.
@@ -532,14 +533,6 @@ def write_table(frame: pd.DataFrame, path: Path, *, csv: bool = True) -> list[Pa
         os.replace(ctmp, cpath)
         written.append(cpath)
     return written
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_synthetic(raw_dir: Path) -> bool:

@@ -192,7 +192,8 @@ def _is_private(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks (the one file hash of the project)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -202,7 +203,7 @@ def _sha256(path: Path) -> str:
 
 def fingerprint(stage: Stage, roots: Roots) -> dict[str, str]:
     """Everything the stage's result depends on, as {name: sha256}."""
-    parts: dict[str, str] = {"source:" + stage.source.name: _sha256(stage.source)}
+    parts: dict[str, str] = {"source:" + stage.source.name: sha256(stage.source)}
     code_files = module_files(stage_code(stage), roots.package)
     if stage.kind == "report":
         # the renderer itself shapes the report
@@ -210,11 +211,11 @@ def fingerprint(stage: Stage, roots: Roots) -> dict[str, str]:
     code_files += sorted(roots.package.glob("*.yaml"))
     for f in sorted(set(code_files)):
         if "__pycache__" not in f.parts:
-            parts["code:" + f.relative_to(roots.package).as_posix()] = _sha256(f)
+            parts["code:" + f.relative_to(roots.package).as_posix()] = sha256(f)
     for spec in stage.inputs:
         root, _ = roots.resolve(spec)
         for f in _expand(spec, roots):
-            parts[f"input:{spec.split(':')[0]}:{f.relative_to(root).as_posix()}"] = _sha256(f)
+            parts[f"input:{spec.split(':')[0]}:{f.relative_to(root).as_posix()}"] = sha256(f)
     params = {"raw": str(roots.raw), "out": str(roots.out), "output": str(roots.output)}
     parts["params"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     return parts
