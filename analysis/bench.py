@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,7 +175,7 @@ def summary_markdown(medians: pd.DataFrame, exps: pd.DataFrame, cmp: pd.DataFram
     measured = {
         "cold full run, scale 1 (s)": med_cmp["cold_full_run_s"],
         "no-op run (s)": med_cmp["noop_run_s"],
-        f"cleaning + analysis stages, scale 100 (s)": stages_top["seconds"].sum() if top == 100 else np.nan,
+        "cleaning + analysis stages, scale 100 (s)": stages_top["seconds"].sum() if top == 100 else np.nan,
         "peak memory, scale 100 (MB)": stages_top["peak_mb"].max() if top == 100 else np.nan,
         "growth exponent of cleaning": float(clean_exp.iloc[0]) if len(clean_exp) else np.nan,
     }

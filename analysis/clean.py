@@ -188,16 +188,25 @@ def _unknown(ctx: _Ctx, column: str, text: pd.Series, bad: pd.Series, allowed) -
     )
 
 
-def _map_coded(ctx: _Ctx, var: str, spec: dict) -> pd.Series:
-    """A single-choice question: raw label → code, variants logged, unknown values an error."""
-    column = spec["column"]
+def _answers(ctx: _Ctx, column: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """A column's raw text, its normalised form, and which cells hold an answer.
+
+    A "missing" code (weet niet, 98, ...) becomes missing and is logged with its reason; an empty
+    cell is simply missing. Every parser starts here, so the rule lives in one place.
+    """
     text = _as_text(ctx.raw[column])
     norm = ctx.norm(text)
     reason = _missing_reason(ctx, column, text, norm)
     _log_missing(ctx, column, text, reason)
+    return text, norm, (reason == "") & (norm != "")
+
+
+def _map_coded(ctx: _Ctx, var: str, spec: dict) -> pd.Series:
+    """A single-choice question: raw label → code, variants logged, unknown values an error."""
+    column = spec["column"]
+    text, norm, answered = _answers(ctx, column)
     vmap = {ctx.cb.normalise(ctx.source, str(k)): c for k, c in spec["values"].items()}
     usual = {c: str(raws[0]) for c, raws in ctx.cb.raw_values(ctx.source, var).items()}
-    answered = (reason == "") & (norm != "")
     codes = norm.map(vmap)
     bad = answered & codes.isna()
     if bad.any():
@@ -247,12 +256,7 @@ def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
 
 
 def _parse_number(ctx: _Ctx, column: str, integer: bool) -> pd.Series:
-    raw = ctx.raw[column]
-    text = _as_text(raw)
-    norm = ctx.norm(text)
-    reason = _missing_reason(ctx, column, text, norm)
-    _log_missing(ctx, column, text, reason)
-    use = (reason == "") & (norm != "")
+    text, norm, use = _answers(ctx, column)
     values = pd.to_numeric(norm.where(use).str.replace(",", ".", regex=False), errors="coerce")
     bad = use & values.isna()
     if bad.any():
@@ -271,13 +275,10 @@ def _parse_age_text(ctx: _Ctx, column: str, spec: dict, dates: pd.Series) -> pd.
     The birth date is not asked, so the age from a birth year is the difference of calendar
     years (at most one year too high before the birthday); logged as such.
     """
-    text = _as_text(ctx.raw[column])
-    norm = ctx.norm(text)
+    text, norm, answered = _answers(ctx, column)
     suffix = ctx.cb.normalise(ctx.source, spec.get("suffix", ""))
     stripped = norm.str.removesuffix(suffix).str.strip() if suffix else norm
-    reason = _missing_reason(ctx, column, text, norm)
-    _log_missing(ctx, column, text, reason)
-    use = (reason == "") & (stripped != "")
+    use = answered & (stripped != "")
     values = pd.to_numeric(stripped.where(use), errors="coerce")
     bad = use & (values.isna() | (values % 1 != 0))
     if bad.any():
@@ -299,11 +300,9 @@ def _parse_date(ctx: _Ctx, column: str, spec: dict) -> pd.Series:
     raw = ctx.raw[column]
     if pd.api.types.is_datetime64_any_dtype(raw):
         return pd.to_datetime(raw).dt.normalize().astype("datetime64[ns]")
-    text = _as_text(raw)
-    norm = text.str.strip()
-    reason = _missing_reason(ctx, column, text, ctx.norm(norm))
-    _log_missing(ctx, column, text, reason)
-    use = (reason == "") & (norm != "")
+    text, _, answered = _answers(ctx, column)
+    norm = text.str.strip()  # dates are compared as written, without case folding
+    use = answered & (norm != "")
     kind = spec.get("parse")
     if kind in ("datetime", "date") and spec.get("format"):
         parsed = pd.to_datetime(norm.where(use), format=spec["format"], errors="coerce")
@@ -503,16 +502,20 @@ def pseudonym_key(synthetic: bool) -> bytes:
 def pseudonymise(ids: pd.Series, sites: pd.Series, key: bytes, prefix: str = "R") -> pd.Series:
     """Keyed hash (HMAC-SHA256) of site and raw ID: stable across runs, not reversible without the key.
 
-    >>> pseudonymise(pd.Series(["17"]), pd.Series(["DH"]), b"k").str.len().tolist()
-    [13]
+    The same (site, ID) always gets the same pseudonym (a person's two waves and segments), and
+    each distinct pair is hashed once.
+
+    >>> p = pseudonymise(pd.Series(["17", "17", "18"]), pd.Series(["DH"] * 3), b"k")
+    >>> p.str.len().tolist(), p.iloc[0] == p.iloc[1] != p.iloc[2]
+    ([13, 13, 13], True)
     """
-    def one(site, ident):
-        digest = hmac.new(key, f"{site}:{ident}".encode(), hashlib.sha256).hexdigest()
-        return f"{prefix}{digest[:12]}"
-    out = pd.Series([one(s, i) for s, i in zip(sites, ids)], index=ids.index, dtype=object)
-    if out.duplicated().any():  # 48 bits: a collision is astronomically unlikely, but say so if it happens
+    pairs = pd.DataFrame({"site": np.asarray(sites, dtype=object), "id": np.asarray(ids, dtype=object)})
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
+    hashed = np.array([f"{prefix}{hmac.new(key, f'{s}:{i}'.encode(), hashlib.sha256).hexdigest()[:12]}"
+                       for s, i in uniq], dtype=object)
+    if len(set(hashed)) < len(hashed):  # 48 bits: a collision is astronomically unlikely, but say so if it happens
         raise ValueError("two different IDs got the same pseudonym; use a longer pseudonym")
-    return out
+    return pd.Series(hashed[codes], index=ids.index, dtype=object)
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -520,18 +523,12 @@ def pseudonymise(ids: pd.Series, sites: pd.Series, key: bytes, prefix: str = "R"
 
 def write_table(frame: pd.DataFrame, path: Path, *, csv: bool = True) -> list[Path]:
     """Write Parquet (and CSV) atomically: a crash never leaves a half-written table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    written.append(path)
+    from analysis.results import write_atomic
+
+    written = [write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))]
     if csv:
-        cpath = path.with_suffix(".csv")
-        ctmp = cpath.with_name(f".{cpath.name}.tmp")
-        frame.to_csv(ctmp, index=False, date_format="%Y-%m-%d")
-        os.replace(ctmp, cpath)
-        written.append(cpath)
+        written.append(write_atomic(path.with_suffix(".csv"),
+                                    lambda tmp: frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")))
     return written
 
 
@@ -729,8 +726,9 @@ def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFra
     All tables are validated before any is written, so a schema failure leaves the previous
     outputs untouched. Returns a small table of what was written (table, rows, file).
     """
-    from analysis import schemas
     import json
+
+    from analysis import results, schemas
 
     out = Path(out)
     checked = {name: schemas.validate(name, frame, raw_dir=raw_dir) for name, frame in tables.items()}
@@ -740,17 +738,12 @@ def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFra
         for path in write_table(frame, out / f"{name}.parquet"):
             written.append({"table": name, "rows": len(frame), "file": path.name})
     if flow is not None:
-        res = config.results_dir(out)
-        res.mkdir(parents=True, exist_ok=True)
-        tmp = res / f".{flow_name}.csv.tmp"
-        flow.to_csv(tmp, index=False)
-        os.replace(tmp, res / f"{flow_name}.csv")
+        results.write_result(flow, flow_name, out)
         written.append({"table": flow_name, "rows": len(flow), "file": f"results/{flow_name}.csv"})
     if raw_dir is not None and record_provenance:
         record = provenance(raw_dir) | (extra or {})
-        tmp = out / ".provenance.json.tmp"
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, out / "provenance.json")
+        text = json.dumps(record, indent=1, sort_keys=True)
+        results.write_atomic(out / "provenance.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
         written.append({"table": "provenance", "rows": len(record["files"]), "file": "provenance.json"})
     return pd.DataFrame(written)
 

@@ -94,21 +94,8 @@ def interval_window(study: dict | None = None) -> tuple[float, float]:
 
 
 def pseudonyms(ids: pd.Series, sites: pd.Series, key: bytes) -> pd.Series:
-    """Pseudonym per row for IDs that repeat (a person's two waves, their many segments).
-
-    :func:`analysis.clean.pseudonymise` hashes ``"<site>:<raw id>"`` and refuses repeated
-    pseudonyms (its guard against hash collisions), so each distinct (site, ID) is hashed once
-    and mapped back: the same person gets the same pseudonym in every table.
-
-    >>> p = pseudonyms(pd.Series(["DH-01", "DH-01", "DH-02"]), pd.Series(["DH"] * 3), b"k")
-    >>> p.iloc[0] == p.iloc[1] != p.iloc[2], p.iloc[0][:1]
-    (True, 'I')
-    """
-    pairs = pd.DataFrame({"site": sites.to_numpy(), "id": ids.to_numpy()}, index=ids.index)
-    uniq = pairs.drop_duplicates().reset_index(drop=True)
-    uniq["pseudonym"] = clean.pseudonymise(uniq["id"], uniq["site"], key, prefix=PREFIX)
-    out = pairs.merge(uniq, on=["site", "id"], how="left")["pseudonym"]
-    return pd.Series(out.to_numpy(), index=ids.index, dtype=object)
+    """Interviewee pseudonyms (prefix "I"): :func:`analysis.clean.pseudonymise` with this table's prefix."""
+    return clean.pseudonymise(ids, sites, key, prefix=PREFIX)
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -737,7 +737,6 @@ def forest_figure(model: pd.DataFrame, s: dict | None = None):
     # forest_plot's 1-1.5-2-3-5-7 ticks collide below 1 at this width: use powers of 2 instead
     ax = fig.axes[0]
     _log2_ticks(ax, *ax.get_xlim())
-    _room_for_note(fig)
     return fig
 
 
@@ -1119,17 +1118,6 @@ def _log2_ticks(ax, lo: float, hi: float) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace(".", ",")))
 
 
-def _room_for_note(fig) -> None:
-    """Keep a strip at the bottom free for the "synthetische data" note of results.save_figure.
-
-    results.save_figure puts the note in the bottom-right corner of the figure, where it can
-    overlap an x-axis label; constrained layout is told to leave that strip empty.
-    """
-    engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, "set"):
-        engine.set(rect=(0, 0.035, 1, 0.965))
-
-
 def _shown(k, n, m) -> bool:
     """A point is drawn unless it rests on 1 to m-1 people (STUDY.md section 9)."""
     return not (1 <= k < m or 1 <= n < m)
@@ -1190,7 +1178,6 @@ def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title
     fig.legend(handles=handles, loc="outside lower center", ncol=max(len(handles), 1), frameon=False,
                title=f"<{m}: aantal 1 tot {m - 1}, niet getoond", title_fontsize=9)
     fig.suptitle(title)
-    _room_for_note(fig)
     return fig
 
 
@@ -1265,7 +1252,6 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
     axes[-1, 0].set_xlabel("representatieratio: aandeel onder bezoekers / aandeel in de bevolking (95%-BI)" + note)
     fig.suptitle(f"{title}\n1 = even vaak als in de bevolking; boven 1 oververtegenwoordigd",
                  fontsize=11)
-    _room_for_note(fig)
     return fig
 
 

@@ -7,7 +7,6 @@ directory the runner passes in ``$KRACHTPUNTEN_OUT``.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -81,10 +80,12 @@ def _numeric_like(col: pd.Series) -> bool:
 
 def provenance(out: str | os.PathLike | None = None) -> dict:
     """The provenance record notebook 01 writes: synthetic or real, input file hashes."""
-    path = config.processed_dir(out) / "provenance.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run the pipeline first ('make report')")
-    return json.loads(path.read_text(encoding="utf-8"))
+    from analysis.results import read_provenance
+
+    record = read_provenance(out)
+    if record is None:
+        raise FileNotFoundError(f"{config.processed_dir(out) / 'provenance.json'} is missing: run the pipeline first ('make report')")
+    return record
 
 
 # --- reproducibility appendix -----------------------------------------------------------------

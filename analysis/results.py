@@ -31,24 +31,36 @@ def internal_dir(out: str | os.PathLike | None = None) -> Path:
     return config.processed_dir(out) / "internal"
 
 
+def read_provenance(out: str | os.PathLike | None = None) -> dict | None:
+    """The provenance record notebook 01 writes (synthetic or real, input hashes); None if absent."""
+    path = config.processed_dir(out) / "provenance.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def is_synthetic(out: str | os.PathLike | None = None) -> bool:
     """Whether the processed data were made from synthetic raw data (provenance of notebook 01).
 
-    Missing provenance counts as synthetic=False only when the file exists and says so; without
-    it we cannot tell, and the safe label for a figure is "synthetic".
+    Without a provenance record we cannot tell, and the safe label for a figure is "synthetic".
     """
-    path = config.processed_dir(out) / "provenance.json"
-    if not path.is_file():
-        return True
-    return bool(json.loads(path.read_text(encoding="utf-8")).get("synthetic", True))
+    record = read_provenance(out)
+    return True if record is None else bool(record.get("synthetic", True))
+
+
+def write_atomic(path: Path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place, so a
+    crash never leaves a half-written output (the one place every output goes through)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
 
 
 def write_result(frame: pd.DataFrame, name: str, out: str | os.PathLike | None = None, *, internal: bool = False) -> Path:
@@ -68,10 +80,6 @@ def save_figure(fig, name: str, out: str | os.PathLike | None = None, *, synthet
         # below the figure's own area: bbox_inches="tight" grows the image to include it, so the
         # note can never overlap an axis label or legend
         fig.text(0.995, -0.01, SYNTHETIC_NOTE, ha="right", va="top", fontsize=8, color="#555555", style="italic")
-    path = config.figures_dir(out) / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
     # fixed metadata so that the same figure gives the same bytes (determinism check, issue 8)
-    fig.savefig(tmp, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    os.replace(tmp, path)
-    return path
+    return write_atomic(config.figures_dir(out) / f"{name}.png",
+                        lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight", metadata={"Software": None}))

@@ -9,7 +9,6 @@ report's numbers follow the results tables.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess

@@ -13,7 +13,6 @@ import copy
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

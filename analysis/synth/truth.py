@@ -76,15 +76,6 @@ def djg_scores(items: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"djg_emotional": emo, "djg_social": soc, "djg_total": emo + soc}, index=items.index)
 
 
-def age_group_of(age: np.ndarray, band_years: dict) -> np.ndarray:
-    """Age band code per age, from the bands' year ranges in params.yaml."""
-    out = np.full(len(age), None, dtype=object)
-    for code, (lo, hi) in band_years.items():
-        out[(age >= lo) & (age <= hi)] = code
-    out[age > max(hi for _, hi in band_years.values())] = list(band_years)[-1]
-    return out
-
-
 def covariates(frame: pd.DataFrame, definitions: dict) -> pd.DataFrame:
     """0/1 covariates of the true reach model, from their definitions in params.yaml.
 
