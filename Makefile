@@ -39,6 +39,6 @@ check-privacy: $(STAMP)  ## Scan outputs and the git index for personal data
 	$(PY) -m analysis check-privacy --out $(OUT)
 
 clean:  ## Remove derived outputs (keeps the environment)
-	rm -rf _output $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/results $(OUT)/figures $(OUT)/.stamps
+	rm -rf _output $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/provenance.json $(OUT)/results $(OUT)/internal $(OUT)/figures $(OUT)/.stamps
 
 .PHONY: help env report test lab bench check-privacy clean

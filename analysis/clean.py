@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from analysis import codebook as cbmod
-from analysis import config
 from analysis.cleanlog import CleaningLog
 from analysis.readers import ROW, RawDataError, read_delimited, read_excel_sheet, read_sav
 from analysis.runner import sha256
@@ -545,12 +544,6 @@ def is_synthetic(raw_dir: Path) -> bool:
         if not p.is_file() or sha256(p) != digest:
             return False
     return True
-
-
-__all__ = [
-    "read_source", "map_source", "apply_applies_if", "remove_duplicates", "remove_empty",
-    "pseudonymise", "pseudonym_key", "write_table", "is_synthetic", "config",
-]
 
 
 # --- the reach questionnaires, proxy reports and site questionnaire ---------------------------
