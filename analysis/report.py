@@ -128,19 +128,19 @@ def package_versions() -> pd.DataFrame:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    rows = [{"pakket": "Python", "versie": platform.python_version()}]
+    rows = [{"Pakket": "Python", "Versie": platform.python_version()}]
     for name in KEY_PACKAGES:
         try:
-            rows.append({"pakket": name, "versie": version(name)})
+            rows.append({"Pakket": name, "Versie": version(name)})
         except PackageNotFoundError:
-            rows.append({"pakket": name, "versie": "niet geïnstalleerd"})
+            rows.append({"Pakket": name, "Versie": "niet geïnstalleerd"})
     return pd.DataFrame(rows)
 
 
 def input_hashes(out: str | os.PathLike | None = None) -> pd.DataFrame:
     """Every raw input file with its SHA-256 (as recorded by notebook 01), shortened for print."""
     files = provenance(out)["files"]
-    return pd.DataFrame({"bestand": list(files), "sha256": [h[:16] + "…" for h in files.values()]})
+    return pd.DataFrame({"Bestand": list(files), "SHA-256 (begin)": [h[:16] + "…" for h in files.values()]})
 
 
 # --- text blocks and display tables -----------------------------------------------------------
