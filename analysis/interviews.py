@@ -94,7 +94,12 @@ def interval_window(study: dict | None = None) -> tuple[float, float]:
 
 
 def pseudonyms(ids: pd.Series, sites: pd.Series, key: bytes) -> pd.Series:
-    """Interviewee pseudonyms (prefix "I"): :func:`analysis.clean.pseudonymise` with this table's prefix."""
+    """Interviewee pseudonyms (prefix "I"): :func:`analysis.clean.pseudonymise` with this table's prefix.
+
+    >>> p = pseudonyms(pd.Series(["DH-01", "DH-01", "DH-02"]), pd.Series(["DH"] * 3), b"k")
+    >>> p.iloc[0] == p.iloc[1] != p.iloc[2], p.iloc[0][:1]
+    (True, 'I')
+    """
     return clean.pseudonymise(ids, sites, key, prefix=PREFIX)
 
 
