@@ -161,6 +161,7 @@ Figures (``<out>/figures/``)
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -801,6 +802,23 @@ def cbs_shares(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = N
     # variable took seconds for 300 sites); row order within a region is the file's
     by_region = dict(tuple(reference.groupby("region_code", sort=False)))
     no_rows = reference.iloc[:0]
+
+    @functools.cache  # many sites share a region: look each region and variable up once
+    def figures(region: str, var: str):
+        cbs_vars = list(_comparisons(s)[var]["levels"].values())
+        ref = by_region.get(region, no_rows)
+        ref = ref[ref["variable"].isin(cbs_vars)]
+        have = ref[ref["value"].notna()]
+        years = [y for y, g in have.groupby("year") if set(cbs_vars) <= set(g["variable"])]
+        if not years:
+            notes = [n for n in ref.loc[ref["value"].isna(), "note"].drop_duplicates() if n]
+            return None, "; ".join(notes) if notes else f"no figures for {', '.join(cbs_vars)} in the reference file for region {region}"
+        g = have[have["year"] == max(years)].set_index("variable")
+        total = float(g.loc[cbs_vars, "value"].sum())
+        return [{"region_name": g.loc[cv, "region_name"], "cbs_variable": cv, "year": int(max(years)),
+                 "table_id": g.loc[cv, "table_id"], "value": float(g.loc[cv, "value"]),
+                 "population_share": float(g.loc[cv, "value"]) / total} for cv in cbs_vars], None
+
     for site in sites:
         region_site = cb.sites.get(site, {}).get("cbs_region")
         for var, comp in _comparisons(s).items():
@@ -810,26 +828,14 @@ def cbs_shares(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = N
                 missing.append({"site": site, "variable": var, "region_code": "", "cbs_variables": ";".join(cbs_vars),
                                 "reason": f"site {site} has no cbs_region in analysis/study.yaml"})
                 continue
-            ref = by_region.get(region, no_rows)
-            ref = ref[ref["variable"].isin(cbs_vars)]
-            have = ref[ref["value"].notna()]
-            years = [y for y, g in have.groupby("year") if set(cbs_vars) <= set(g["variable"])]
-            if not years:
-                notes = [n for n in ref.loc[ref["value"].isna(), "note"].drop_duplicates() if n]
-                reason = "; ".join(notes) if notes else f"no figures for {', '.join(cbs_vars)} in the reference file for region {region}"
+            found, reason = figures(region, var)
+            if found is None:
                 missing.append({"site": site, "variable": var, "region_code": region,
                                 "cbs_variables": ";".join(cbs_vars), "reason": reason})
                 continue
-            year = max(years)
-            g = have[have["year"] == year].set_index("variable")
-            total = float(g.loc[cbs_vars, "value"].sum())
-            for level, cv in comp["levels"].items():
-                rows.append({"site": site, "variable": var, "level": level, "region_code": region,
-                             "region_name": g.loc[cv, "region_name"], "cbs_variable": cv, "year": int(year),
-                             "table_id": g.loc[cv, "table_id"], "value": float(g.loc[cv, "value"]),
-                             "population_share": float(g.loc[cv, "value"]) / total,
-                             "caveat": " ".join(x for x in (comp.get("caveat", ""),
-                                                             "" if "region" in comp else site_caveats.get(site, "")) if x)})
+            caveat = " ".join(x for x in (comp.get("caveat", ""), "" if "region" in comp else site_caveats.get(site, "")) if x)
+            for level, fig in zip(comp["levels"], found):
+                rows.append({"site": site, "variable": var, "level": level, "region_code": region, **fig, "caveat": caveat})
     shares = pd.DataFrame(rows, columns=["site", "variable", "level", "region_code", "region_name", "cbs_variable",
                                          "year", "table_id", "value", "population_share", "caveat"])
     missing = pd.DataFrame(missing, columns=["site", "variable", "region_code", "cbs_variables", "reason"])
@@ -977,8 +983,8 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     """
     s = spec() if s is None else s
     cb = _cb(cb)
-    d = prepare(reach, s, cb)
     aux = s["r_indicator"]["auxiliaries"]
+    d = prepare(reach, s, cb)[["site", s["group"], *aux]]  # only what the model needs: 300 sites are sliced
     for var, levels in aux.items():
         x = d[var].astype(object)
         d[var] = pd.Categorical(x.where(x.isin(levels)), categories=list(levels))

@@ -99,6 +99,36 @@ def test_input_not_modified():
     pd.testing.assert_frame_equal(before, HAND)
 
 
+def test_threads_give_the_same_table_and_file_warnings_under_their_own_row(monkeypatch):
+    # One thread and two threads: the same table to the bit. Each outcome's warnings reach its
+    # own row's notes: a wrapper warns with the outcome's T0 sum after a pause, so that the
+    # threads interleave; a mixed-up hook would put a message under the wrong row.
+    import time
+    import warnings
+
+    info = INFO.loc[["djg_total", "who5"]]
+    monkeypatch.setenv("KRACHTPUNTEN_THREADS", "1")
+    one = changes.change_table(HAND, info, scopes=("all", "site"), n_resamples=99, seed=1)
+    monkeypatch.setenv("KRACHTPUNTEN_THREADS", "2")
+    two = changes.change_table(HAND, info, scopes=("all", "site"), n_resamples=99, seed=1)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+    original = ps.paired_change
+
+    def noisy(x, y, **kw):
+        time.sleep(0.02 * (len(x) % 3))
+        warnings.warn(f"T0 sum {x.sum():g}", UserWarning)
+        return original(x, y, **kw)
+
+    monkeypatch.setattr(changes.ps, "paired_change", noisy)
+    table = changes.change_table(HAND, info, scopes=("all", "site"), n_resamples=99, seed=1)
+    for _, row in table.iterrows():
+        g = HAND if row["scope"] == "all" else HAND[HAND["site"] == row["site"]]
+        assert f"T0 sum {g[row['outcome'] + '_t0'].sum():g}" in row["notes"]
+        assert row["notes"].count("T0 sum") == 1
+    assert changes._workers() == 2
+
+
 def test_unknown_scope_is_an_error():
     with pytest.raises(ValueError, match="scope"):
         changes.change_table(HAND, INFO.loc[["who5"]], scopes=("everyone",), n_resamples=99)

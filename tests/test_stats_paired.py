@@ -275,6 +275,26 @@ def test_rank_biserial_pratt_keeps_zero_ranks_in_denominator():
     assert rank_biserial([1, 2], [1, 2]).rank_biserial.iloc[0] == 0.0
 
 
+@pytest.mark.parametrize("zero_method", ["wilcox", "pratt"])
+def test_counting_rank_biserial_equals_rankdata_per_resample(zero_method):
+    # The bootstrap statistic ranks by counting codes; every resample (row) must give what
+    # rank_biserial (scipy.stats.rankdata midranks) gives on the same changes: integer and
+    # half-point changes with ties and zeros, a row of zeros, and scipy's axis convention.
+    from analysis.stats.paired import _rbc_stat, _signed_codes
+
+    rng = np.random.default_rng(11)
+    d = rng.integers(-4, 5, 40) / 2
+    d[:2] = 0.0
+    idx = rng.integers(0, d.size, (300, d.size))
+    idx[0] = 0  # a resample of zeros only
+    k, coded = _signed_codes(d)
+    stat = _rbc_stat(zero_method, k)
+    expected = [rank_biserial(np.zeros(d.size), d[i], zero_method=zero_method).rank_biserial.iloc[0] for i in idx]
+    np.testing.assert_allclose(stat(coded[idx]), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(stat(coded[idx].T, axis=0), expected, rtol=0, atol=1e-12)
+    assert stat(coded[idx[0]]) == 0.0 and np.shape(stat(coded)) == ()
+
+
 # --------------------------------------------------------------------------------------------
 # bootstrap
 # --------------------------------------------------------------------------------------------
@@ -320,13 +340,51 @@ def test_bootstrap_is_reproducible_and_uses_study_defaults():
     assert pct.ci_method == "percentile bootstrap"
 
 
+@pytest.mark.filterwarnings("ignore:The BCa confidence interval cannot be calculated")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
+@pytest.mark.parametrize("method", ["BCa", "percentile"])
+def test_bootstrap_of_several_statistics_equals_one_call_each(method):
+    # Several statistics share one set of resamples; each interval must be exactly what a call
+    # of its own (same seed, so the same persons drawn) gives.
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 11, 40).astype(float)
+    y = np.clip(x + rng.integers(-3, 5, 40), 0, 10).astype(float)
+    names = ["mean", "dz", "rank_biserial", "median"]
+    together = bootstrap_ci(x, y, statistic=names, ci_method=method, n_resamples=999, seed=4)
+    assert list(together.statistic) == names
+    for name, row in zip(names, together.itertuples()):
+        alone = bootstrap_ci(x, y, statistic=name, ci_method=method, n_resamples=999, seed=4).iloc[0]
+        assert (row.estimate, row.ci_low, row.ci_high) == pytest.approx(
+            (alone.estimate, alone.ci_low, alone.ci_high), rel=0, abs=0, nan_ok=True)
+    assert together.estimate.iloc[2] == rank_biserial(x, y).rank_biserial.iloc[0]
+    with pytest.raises(ValueError, match="statistic"):
+        bootstrap_ci(x, y, statistic=["mean", "variance"])
+
+
+def test_bootstrap_batches_do_not_change_the_interval(monkeypatch):
+    # Resampling in cache-sized batches must draw the same persons as one big array: the same
+    # intervals, to the bit, for batches of 1 resample, of a few, and for one batch.
+    import analysis.stats.paired as paired
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 11, 50).astype(float)
+    y = np.clip(x + rng.integers(-3, 5, 50), 0, 10).astype(float)
+    names = ["mean", "dz", "rank_biserial"]
+    runs = []
+    for values in (150, 50 * 3 * 7, 10**12):
+        monkeypatch.setattr(paired, "BOOTSTRAP_BATCH_VALUES", values)
+        runs.append(bootstrap_ci(x, y, statistic=names, n_resamples=499, seed=8)[["ci_low", "ci_high"]])
+    pd.testing.assert_frame_equal(runs[0], runs[2], check_exact=True)
+    pd.testing.assert_frame_equal(runs[1], runs[2], check_exact=True)
+
+
 # --------------------------------------------------------------------------------------------
 # paired_change
 # --------------------------------------------------------------------------------------------
 PAIRED_CHANGE_COLUMNS = [
     "n_pairs", "n_excluded_missing", "mean_t0", "mean_t1", "mean_change", "sd_change",
     "mean_change_ci_low", "mean_change_ci_high", "median_change", "median_change_ci_low",
-    "median_change_ci_high", "t_test", "t", "df", "p_t", "mean_change_t_ci_low",
+    "median_change_ci_high", "median_change_ci_method", "t_test", "t", "df", "p_t", "mean_change_t_ci_low",
     "mean_change_t_ci_high", "wilcoxon_test", "wilcoxon_method", "zero_method", "n_zero", "ties",
     "r_plus", "r_minus", "p_wilcoxon", "dz", "dz_ci_low", "dz_ci_high", "dz_boot_ci_low",
     "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high",
@@ -356,6 +414,13 @@ def test_paired_change_one_row_with_named_tests():
     assert r.mean_change_ci_low < r.mean_change < r.mean_change_ci_high
     assert r.rank_biserial_ci_low <= r.rank_biserial <= r.rank_biserial_ci_high
     assert r.dz_ci_low < r.dz < r.dz_ci_high
+    # the median's own interval method: the same numbers as bootstrap_ci with that method
+    p = paired_change(x, y, median_ci_method="percentile", n_resamples=999, seed=3).iloc[0]
+    ref = bootstrap_ci(x, y, statistic="median", ci_method="percentile", n_resamples=999, seed=3).iloc[0]
+    assert (p.median_change_ci_low, p.median_change_ci_high) == (ref.ci_low, ref.ci_high)
+    assert (p.median_change_ci_method, p.ci_method) == ("percentile bootstrap", "BCa bootstrap")
+    with pytest.raises(ValueError, match="median_ci_method"):
+        paired_change(x, y, median_ci_method="normal", n_resamples=99, seed=1)
 
 
 @pytest.mark.parametrize(
@@ -542,7 +607,7 @@ def test_mixed_model_balanced_equals_paired_analysis():
     assert r.se == pytest.approx(d.std(ddof=1) / np.sqrt(d.size), rel=1e-3)
     assert r.person_variance > 0
     assert (r.n_obs, r.n_persons, r.n_complete_pairs, r.n_sites) == (60, 30, 30, 3)
-    assert r.term == "wave (T1 vs T0)" and "MixedLM REML" in r.model
+    assert r.term == "wave (T1 vs T0)" and "REML" in r.model and r.fit_warnings == ""
     assert r.ci_low < r.estimate < r.ci_high and 0 <= r.p <= 1
 
 
@@ -552,6 +617,61 @@ def test_mixed_model_uses_dropouts_and_recovers_change():
     r = mixed_model_wave(df, "score").iloc[0]
     assert (r.n_obs, r.n_persons, r.n_complete_pairs) == (110, 60, 50)
     assert r.ci_low < 2.0 < r.ci_high
+
+
+@pytest.mark.parametrize("dropout, site", [(10, "site"), (0, "site"), (7, None)])
+def test_mixed_model_equals_statsmodels_mixedlm(dropout, site):
+    # Oracle: statsmodels MixedLM (REML) on the same numbers, unbalanced (drop-outs) and with
+    # site fixed effects. Estimates and variances agree to optimiser tolerance; the SE is the
+    # GLS one (lme4's), which statsmodels' Hessian-based SE approaches to ~1e-3.
+    import statsmodels.formula.api as smf
+
+    df, _, _ = long_data(n=60, change=1.5, seed=3, dropout=dropout)
+    r = mixed_model_wave(df, "score", site=site).iloc[0]
+    f = df.dropna(subset=["score"]).assign(t1=lambda d: (d.wave == "T1").astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm("score ~ t1" + (" + C(site)" if site else ""), f, groups=f["person"]).fit(reml=True)
+    assert r.estimate == pytest.approx(fit.fe_params["t1"], rel=1e-5)
+    assert r.person_variance == pytest.approx(fit.cov_re.iloc[0, 0], rel=1e-4)
+    assert r.residual_variance == pytest.approx(fit.scale, rel=1e-4)
+    assert r.se == pytest.approx(fit.bse_fe["t1"], rel=2e-3)
+    assert r.converged and r.fit_warnings == ""
+
+
+def test_mixed_model_se_is_gls_se_at_the_reml_variances():
+    # Oracle: statsmodels GLS with the covariance V = s2_u Z Z' + s2_e I built from the returned
+    # variances gives the same coefficient and (X' V^-1 X)^-1.
+    import statsmodels.api as sm
+
+    df, _, _ = long_data(n=40, change=2.0, seed=12, dropout=6)
+    r = mixed_model_wave(df, "score").iloc[0]
+    f = df.dropna(subset=["score"]).reset_index(drop=True)
+    same = (f.person.to_numpy()[:, None] == f.person.to_numpy()[None, :]).astype(float)
+    v = r.person_variance * same + r.residual_variance * np.eye(len(f))
+    X = pd.get_dummies(f.site, drop_first=True, dtype=float).assign(const=1.0, t1=(f.wave == "T1").astype(float))
+    gls = sm.GLS(f.score.to_numpy(), X, sigma=v).fit()
+    assert r.estimate == pytest.approx(gls.params["t1"], rel=1e-9)
+    assert r.se == pytest.approx(np.sqrt(gls.normalized_cov_params.loc["t1", "t1"]), rel=1e-9)
+
+
+def test_mixed_model_without_person_variance_is_ols_and_says_so():
+    # Scores with no person effect (T0 and T1 independent noise; one extreme anti-correlated
+    # pair design): the REML person variance is 0 (boundary), the fit is OLS (oracle: numpy
+    # least squares, SE from the OLS covariance), and the warning says it.
+    rng = np.random.default_rng(8)
+    n = 30
+    t0 = rng.normal(10, 2, n)
+    t1 = 20 - t0 + 1.0  # within-person negative correlation: no positive person variance
+    df = pd.DataFrame({"person": np.repeat([f"p{i}" for i in range(n)], 2), "wave": ["T0", "T1"] * n,
+                       "score": np.ravel(np.column_stack([t0, t1]))})
+    r = mixed_model_wave(df, "score", site=None).iloc[0]
+    X = np.column_stack([np.ones(2 * n), np.tile([0.0, 1.0], n)])
+    beta, rss, *_ = np.linalg.lstsq(X, df.score.to_numpy(), rcond=None)
+    s2 = rss[0] / (2 * n - 2)
+    assert r.person_variance == 0.0 and "boundary" in r.fit_warnings
+    assert r.estimate == pytest.approx(beta[1], rel=1e-12)
+    assert r.se == pytest.approx(np.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1]), rel=1e-9)
 
 
 def test_mixed_model_errors():
@@ -568,6 +688,8 @@ def test_mixed_model_errors():
         mixed_model_wave(df, "wellbeing")
     with pytest.raises(ValueError, match="'site' has missing values"):
         mixed_model_wave(df.assign(site=df.site.where(df.index != 3)), "score")
+    with pytest.raises(ValueError, match="4 columns and rank 4 with 4 observations"):
+        mixed_model_wave(df.iloc[[0, 1, 2, 4]], "score")  # 3 sites, 4 rows: nothing left for the error
 
 
 def test_scores_from_scoring_feed_paired_change():

@@ -266,7 +266,8 @@ def logistic_or(
     d = data.loc[complete]
     y = _outcome01(d[outcome], "logistic_or").to_numpy(dtype=float)
     X, terms = design_matrix(d, categorical, continuous, reference)
-    if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
+    model = sm.Logit(y, X)
+    if model.df_model + model.k_constant < X.shape[1]:  # statsmodels' rank of X (one QR, reused)
         raise ValueError(
             "logistic_or: the predictors are collinear (e.g. a level that occurs at one site "
             "only, or a variable that is constant among the complete cases); drop or merge."
@@ -286,7 +287,7 @@ def logistic_or(
         warnings.simplefilter("error", ConvergenceWarning)
         warnings.simplefilter("error", HessianInversionWarning)
         try:
-            res = sm.Logit(y, X).fit(**fit_kw)
+            res = model.fit(**fit_kw)
         except (PerfectSeparationWarning, PerfectSeparationError, ConvergenceWarning,
                 HessianInversionWarning, np.linalg.LinAlgError) as exc:
             raise ValueError(

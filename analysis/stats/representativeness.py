@@ -178,8 +178,8 @@ def reach_propensities(
         raise ValueError(f"reach_propensities: columns not in data: {absent}.")
     if not categorical and not continuous:
         raise ValueError("reach_propensities: pass at least one auxiliary variable.")
-    complete = data[cols].notna().all(axis=1)
-    d = data.loc[complete]
+    d = data[cols]
+    d = d.loc[d.notna().all(axis=1)]
     y = _outcome01(d[outcome], "reach_propensities").to_numpy(dtype=float)
     X, _ = design_matrix(d, categorical, continuous, reference)
     w = _weights(None if weights is None else d[weights], len(d))
