@@ -392,8 +392,9 @@ def prepare(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame
 
 def _blocks(d: pd.DataFrame, cb, with_all: bool = True):
     """(site code, rows) per site in codebook order, then all sites pooled."""
+    by_site = dict(tuple(d.groupby("site", sort=False, observed=True)))  # one pass, not a mask per site
     for site in _site_order(d["site"], cb):
-        yield site, d[d["site"] == site]
+        yield site, by_site[site]
     if with_all:
         yield ALL, d
 

@@ -276,23 +276,34 @@ def test_rank_biserial_pratt_keeps_zero_ranks_in_denominator():
 
 
 @pytest.mark.parametrize("zero_method", ["wilcox", "pratt"])
-def test_counting_rank_biserial_equals_rankdata_per_resample(zero_method):
-    # The bootstrap statistic ranks by counting codes; every resample (row) must give what
-    # rank_biserial (scipy.stats.rankdata midranks) gives on the same changes: integer and
-    # half-point changes with ties and zeros, a row of zeros, and scipy's axis convention.
-    from analysis.stats.paired import _rbc_stat, _signed_codes
+def test_bootstrap_statistics_from_counts_equal_numpy_and_rankdata(zero_method):
+    # The bootstrap statistics are computed from counts of the distinct changes; on every
+    # resample (row) they must equal numpy's mean and median, d_z = mean / sd (ddof 1), and
+    # rank_biserial (scipy.stats.rankdata midranks) on the same changes: integer and half-point
+    # changes with ties and zeros, odd and even n (the jackknife's n - 1), a resample of zeros
+    # only, and scipy's axis convention.
+    from analysis.stats.paired import _change_codes, _count_stats
 
     rng = np.random.default_rng(11)
     d = rng.integers(-4, 5, 40) / 2
     d[:2] = 0.0
-    idx = rng.integers(0, d.size, (300, d.size))
-    idx[0] = 0  # a resample of zeros only
-    k, coded = _signed_codes(d)
-    stat = _rbc_stat(zero_method, k)
-    expected = [rank_biserial(np.zeros(d.size), d[i], zero_method=zero_method).rank_biserial.iloc[0] for i in idx]
-    np.testing.assert_allclose(stat(coded[idx]), expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(stat(coded[idx].T, axis=0), expected, rtol=0, atol=1e-12)
-    assert stat(coded[idx[0]]) == 0.0 and np.shape(stat(coded)) == ()
+    values, codes = _change_codes(d)
+    for n in (40, 39):
+        idx = rng.integers(0, d.size, (300, n))
+        idx[0] = 0  # zeros only
+        rows = d[idx]
+        expected = {
+            "mean": rows.mean(axis=1),
+            "median": np.median(rows, axis=1),
+            "dz": [r.mean() / r.std(ddof=1) if r.std() > 0 else np.nan for r in rows],
+            "rank_biserial": [rank_biserial(np.zeros(n), r, zero_method=zero_method).rank_biserial.iloc[0] for r in rows],
+        }
+        for name, want in expected.items():
+            stat = _count_stats(values, name, zero_method)
+            np.testing.assert_allclose(stat(codes[idx]), want, rtol=1e-12, atol=1e-12, err_msg=f"{name}, n={n}")
+            np.testing.assert_allclose(stat(codes[idx].T, axis=0), want, rtol=1e-12, atol=1e-12)
+    assert np.shape(_count_stats(values, "mean")(codes)) == ()
+    assert _count_stats(values, "rank_biserial")(codes[:2]) == 0.0
 
 
 # --------------------------------------------------------------------------------------------
