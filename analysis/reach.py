@@ -984,8 +984,8 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     """
     s = spec() if s is None else s
     cb = _cb(cb)
+    d = prepare(reach, s, cb)
     aux = s["r_indicator"]["auxiliaries"]
-    d = prepare(reach, s, cb)[["site", s["group"], *aux]]  # only what the model needs: 300 sites are sliced
     for var, levels in aux.items():
         x = d[var].astype(object)
         d[var] = pd.Categorical(x.where(x.isin(levels)), categories=list(levels))
