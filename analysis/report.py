@@ -303,7 +303,7 @@ def mixed_model_table(mm: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Uitkomst": short,
         "Gepaarde verandering": mm["paired_mean_change"].map(lambda v: num(v, 2)),
-        "Mixed model: T1 − T0 (95%-BI)": [_ci(e, lo, hi, 2) for e, lo, hi in zip(mm["estimate"], mm["ci_low"], mm["ci_high"])],
+        "Gemengd model: T1 − T0 (95%-BI)": [_ci(e, lo, hi, 2) for e, lo, hi in zip(mm["estimate"], mm["ci_low"], mm["ci_high"])],
         "Personen": mm["n_persons"].map(lambda v: num(v, 0)),
     })
 
