@@ -29,6 +29,7 @@ function                           what
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -406,9 +407,11 @@ def _change_codes(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, code.astype(np.int16 if values.size < 2**15 else np.int32)
 
 
-def _count_stats(values: np.ndarray, statistic: str, zero_method: str = "wilcox"):
+def _count_stats(values: np.ndarray, statistic, zero_method: str = "wilcox"):
     """A vectorised bootstrap statistic of resampled :func:`_change_codes` (axis: the persons).
 
+    ``statistic`` is one name or a sequence of names; for a sequence the values are stacked
+    along a new first axis (scipy's vector-valued statistic), all from one count per resample.
     Own code because counting the ``k`` distinct changes per resample (one ``bincount``)
     replaces a pass over 9,999 x n floats per statistic and a sort per resample for ranks and
     medians: mean and d_z from the counts, the median from the cumulative counts (the mean of
@@ -417,11 +420,34 @@ def _count_stats(values: np.ndarray, statistic: str, zero_method: str = "wilcox"
     rank, "pratt": zeros are ranked but signed 0). Checked against numpy and
     :func:`rank_biserial` on every resample in the tests.
     """
+    names = [statistic] if isinstance(statistic, str) else list(statistic)
     k = values.size
     mags, mag_of = np.unique(np.abs(values), return_inverse=True)
     to_mag = np.zeros((k, mags.size))
     to_mag[np.arange(k), mag_of] = 1.0  # distinct change -> distinct |change|
     sign = np.sign(values)
+
+    def one(name, counts, n):
+        if name == "rank_biserial":
+            ranked = counts if zero_method == "pratt" else counts * (sign != 0)
+            per_mag = ranked @ to_mag
+            midrank = np.cumsum(per_mag, axis=1) - per_mag + (per_mag + 1) / 2
+            total = (per_mag * midrank).sum(axis=1)
+            signed = ((counts * sign) @ to_mag * midrank).sum(axis=1)
+            # every difference zero: R+ = R- = 0, defined as r_rb = 0 (no change)
+            return np.where(total > 0, signed / np.where(total > 0, total, 1.0), 0.0)
+        if name == "median":
+            cum = np.cumsum(counts, axis=1)
+            lo = np.argmax(cum > ((n - 1) // 2)[:, None], axis=1)
+            hi = np.argmax(cum > (n // 2)[:, None], axis=1)
+            return (values[lo] + values[hi]) / 2
+        mean = counts @ values / n
+        if name == "mean":
+            return mean
+        # dz; zero SD of the changes: undefined -> NaN (never +/-inf, which would break BCa)
+        sd = np.sqrt((counts * (values[None, :] - mean[:, None]) ** 2).sum(axis=1) / (n - 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.nan)
 
     def stat(c, axis=-1):
         c = np.moveaxis(np.asarray(c), axis, -1)
@@ -430,28 +456,8 @@ def _count_stats(values: np.ndarray, statistic: str, zero_method: str = "wilcox"
         rows += k * np.arange(m)[:, None]
         counts = np.bincount(rows.ravel(), minlength=m * k).reshape(m, k).astype(float)
         n = counts.sum(axis=1)
-        if statistic == "rank_biserial":
-            ranked = counts if zero_method == "pratt" else counts * (sign != 0)
-            per_mag = ranked @ to_mag
-            midrank = np.cumsum(per_mag, axis=1) - per_mag + (per_mag + 1) / 2
-            total = (per_mag * midrank).sum(axis=1)
-            signed = ((counts * sign) @ to_mag * midrank).sum(axis=1)
-            # every difference zero: R+ = R- = 0, defined as r_rb = 0 (no change)
-            out = np.where(total > 0, signed / np.where(total > 0, total, 1.0), 0.0)
-        elif statistic == "median":
-            cum = np.cumsum(counts, axis=1)
-            lo = np.argmax(cum > ((n - 1) // 2)[:, None], axis=1)
-            hi = np.argmax(cum > (n // 2)[:, None], axis=1)
-            out = (values[lo] + values[hi]) / 2
-        else:
-            mean = counts @ values / n
-            if statistic == "mean":
-                out = mean
-            else:  # dz; zero SD of the changes: undefined -> NaN (never +/-inf, which would break BCa)
-                sd = np.sqrt((counts * (values[None, :] - mean[:, None]) ** 2).sum(axis=1) / (n - 1))
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    out = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.nan)
-        return out.reshape(c.shape[:-1])
+        out = np.stack([one(name, counts, n).reshape(c.shape[:-1]) for name in names])
+        return out[0] if isinstance(statistic, str) else out
 
     return stat
 
@@ -615,7 +621,7 @@ def bootstrap_ci(
     *,
     statistic: str = "mean",
     zero_method: str = "wilcox",
-    ci_method: str = "BCa",
+    ci_method: str | Sequence[str] = "BCa",
     n_resamples: int | None = None,
     seed: int | None = None,
     confidence_level: float = 0.95,
@@ -631,8 +637,9 @@ def bootstrap_ci(
         ``zero_method``). Several statistics share one set of resamples (one row each).
     zero_method : {"wilcox", "pratt"}
         Only for ``statistic="rank_biserial"``.
-    ci_method : {"BCa", "percentile", "basic"}
-        Passed to :func:`scipy.stats.bootstrap`. Default BCa.
+    ci_method : {"BCa", "percentile", "basic"} or a sequence of them
+        Passed to :func:`scipy.stats.bootstrap`: one method for every statistic, or one per
+        statistic. Default BCa.
     n_resamples, seed : int, optional
         Default: ``bootstrap_resamples`` (9999) and ``seed`` from ``analysis/study.yaml``.
     confidence_level : float
@@ -681,44 +688,43 @@ def bootstrap_ci(
     names = [statistic] if isinstance(statistic, str) else list(statistic)
     for name in names:
         _check_choice(name, ("mean", "median", "dz", "rank_biserial"), "statistic")
+    methods = [ci_method] * len(names) if isinstance(ci_method, str) else list(ci_method)
+    if len(methods) != len(names):
+        raise ValueError(f"ci_method: give one method, or one per statistic ({len(names)}), not {len(methods)}")
+    for method in methods:
+        _check_choice(method, _CI_METHODS, "ci_method")
     _check_choice(zero_method, _ZERO_METHODS, "zero_method")
-    _check_choice(ci_method, _CI_METHODS, "ci_method")
     _check_level(confidence_level)
     n_resamples, seed = _bootstrap_defaults(n_resamples, seed)
     x, y, n_missing = _as_pairs(x, y)
     n = x.size
     _need(n, 2, "A bootstrap interval")
-    d = y - x
-    values, codes = _change_codes(d)
-    funs = [_count_stats(values, name, zero_method) for name in names]
-
-    def fun(a, axis=-1):  # row j of the stacked sample feeds statistic j
-        a = np.moveaxis(a, axis, -1)
-        return np.stack([f(a[j], axis=-1) for j, f in enumerate(funs)])
-
-    # One stacked sample, one call: scipy draws the same persons for every row (batch axis),
-    # so each interval equals the one from a call of its own with the same seed (tested).
-    sample = np.stack([codes] * len(names))
-    res = st.bootstrap(
-        (sample,),
-        fun,
-        n_resamples=n_resamples,
-        batch=max(1, BOOTSTRAP_BATCH_VALUES // sample.size),
-        vectorized=True,
-        axis=-1,
-        confidence_level=confidence_level,
-        method=ci_method,
-        rng=np.random.default_rng(seed),
-    )
+    values, codes = _change_codes(y - x)
+    common = {"vectorized": True, "axis": -1, "confidence_level": confidence_level,
+              "batch": max(1, BOOTSTRAP_BATCH_VALUES // n)}
+    # One draw of the persons for every statistic (a vector-valued statistic: one resample
+    # and one count feed them all); each further interval method reuses that bootstrap
+    # distribution (scipy's ``bootstrap_result`` with no new resamples). The intervals equal
+    # those of a call of their own with the same seed (tested).
+    drawn = st.bootstrap((codes,), _count_stats(values, names, zero_method), n_resamples=n_resamples,
+                         method="percentile", rng=np.random.default_rng(seed), **common)
+    low, high = np.empty(len(names)), np.empty(len(names))
+    for method in dict.fromkeys(methods):
+        rows = [j for j, m in enumerate(methods) if m == method]
+        res = st.bootstrap(
+            (codes,), _count_stats(values, [names[j] for j in rows], zero_method), n_resamples=0,
+            bootstrap_result=dataclasses.replace(drawn, bootstrap_distribution=drawn.bootstrap_distribution[rows]),
+            method=method, **common)
+        low[rows], high[rows] = res.confidence_interval.low, res.confidence_interval.high
     return pd.DataFrame(
         {
             "statistic": names,
             "n": n,
             "n_excluded_missing": n_missing,
-            "estimate": fun(sample).astype(float),
-            "ci_low": np.atleast_1d(res.confidence_interval.low).astype(float),
-            "ci_high": np.atleast_1d(res.confidence_interval.high).astype(float),
-            "ci_method": f"{ci_method} bootstrap",
+            "estimate": _count_stats(values, names, zero_method)(codes).astype(float),
+            "ci_low": low,
+            "ci_high": high,
+            "ci_method": [f"{m} bootstrap" for m in methods],
             "n_resamples": n_resamples,
             "seed": seed,
             "confidence_level": confidence_level,
@@ -821,12 +827,9 @@ def paired_change(
     dz = cohen_dz(xs, ys, confidence_level=confidence_level).iloc[0]
     rb = rank_biserial(xs, ys, zero_method=zero_method).iloc[0]
     methods = {"mean": ci_method, "median": median_ci_method, "dz": ci_method, "rank_biserial": ci_method}
-    boot = {}
-    for method in dict.fromkeys(methods.values()):
-        names = [name for name, m in methods.items() if m == method]
-        rows = bootstrap_ci(xs, ys, statistic=names, zero_method=zero_method, ci_method=method,
-                            n_resamples=n_resamples, seed=seed, confidence_level=confidence_level)
-        boot.update({r["statistic"]: r for _, r in rows.iterrows()})
+    rows = bootstrap_ci(xs, ys, statistic=list(methods), zero_method=zero_method, ci_method=list(methods.values()),
+                        n_resamples=n_resamples, seed=seed, confidence_level=confidence_level)
+    boot = {r["statistic"]: r for _, r in rows.iterrows()}
     d = ys - xs
     row = {
         "n_pairs": xs.size,
