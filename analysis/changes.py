@@ -576,28 +576,21 @@ def theme_counts(segments: pd.DataFrame, interviews: pd.DataFrame, cb: cbmod.Cod
     """
     cb = cb or cbmod.load()
     labels = cb.code_labels("code")
-    codes = list(labels)
-    rows = []
-    seg = segments.copy()
-    seg_all, iv_all = seg.assign(site="alle"), interviews.assign(site="alle")
-    seg2 = pd.concat([seg_all, seg], ignore_index=True)
-    iv2 = pd.concat([iv_all, interviews], ignore_index=True)
+    seg2 = pd.concat([segments.assign(site="alle"), segments], ignore_index=True)
+    iv2 = pd.concat([interviews.assign(site="alle"), interviews], ignore_index=True)
     denom = iv2.groupby(["wave", "site"])["person_id"].nunique()
-    persons = seg2.groupby(["wave", "site", "code"])["person_id"].nunique()
-    nseg = seg2.groupby(["wave", "site", "code"]).size()
+    by = seg2.groupby(["wave", "site", "code"])["person_id"]
     sites = ["alle"] + sorted(interviews["site"].unique())
-    for wave in ivmod.WAVES:
-        for site in sites:
-            if (wave, site) not in denom.index:
-                continue
-            for code in codes:
-                n = int(persons.get((wave, site, code), 0))
-                d = int(denom[(wave, site)])
-                rows.append({"wave": wave, "site": site, "code_group": labels[code]["group"], "code": code,
-                             "label": labels[code]["nl"], "n_persons": n, "n_interviewed": d,
-                             "pct_persons": 100 * n / d if d else np.nan,
-                             "n_segments": int(nseg.get((wave, site, code), 0))})
-    return pd.DataFrame(rows)
+    waves_sites = [(w, s) for w in ivmod.WAVES for s in sites if (w, s) in denom.index]
+    grid = pd.MultiIndex.from_tuples([(w, s, c) for w, s in waves_sites for c in labels], names=["wave", "site", "code"])
+    out = grid.to_frame(index=False)
+    out.insert(2, "code_group", out["code"].map(lambda c: labels[c]["group"]))
+    out["label"] = out["code"].map(lambda c: labels[c]["nl"])
+    out["n_persons"] = by.nunique().reindex(grid, fill_value=0).to_numpy().astype(int)
+    out["n_interviewed"] = denom.reindex(pd.MultiIndex.from_arrays([out["wave"], out["site"]])).to_numpy().astype(int)
+    out["pct_persons"] = 100 * out["n_persons"] / out["n_interviewed"].where(out["n_interviewed"] > 0)
+    out["n_segments"] = by.size().reindex(grid, fill_value=0).to_numpy().astype(int)
+    return out
 
 
 def cooccurrence(segments: pd.DataFrame, interviews: pd.DataFrame, cb: cbmod.Codebook | None = None,

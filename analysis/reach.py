@@ -658,17 +658,16 @@ def reach_model(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataF
     names = list(m["covariates"])
     order = _site_order(mf["site"], cb)
     ref = order[0]
+    fits = {MODEL_MAIN: None} | ({MODEL_CLUSTER: m["cluster"]} if m.get("cluster") else {})
+    tables = models.logistic_or(mf, m["outcome"], continuous=names, site="site", cluster=list(fits.values()),
+                                reference={"site": ref})  # one fit; the cluster-robust SEs at its estimates
+    complete = mf[[m["outcome"], "site", *names]].notna().all(axis=1)
     frames = []
-    for model, cluster in ((MODEL_MAIN, None), (MODEL_CLUSTER, m.get("cluster"))):
-        if model == MODEL_CLUSTER and not cluster:
-            continue
-        r = models.logistic_or(mf, m["outcome"], continuous=names, site="site", cluster=cluster,
-                               reference={"site": ref})
+    for (model, cluster), r in zip(fits.items(), tables):
         if cluster:
             # with site as fixed effect each site's scores sum to zero: no cluster-robust SE for
             # the site terms themselves (statsmodels returns numerical noise), so they are left out
-            r = r[r["variable"] != "site"]
-        complete = mf[[m["outcome"], "site", *names]].notna().all(axis=1)
+            r = r[r["variable"] != "site"].copy()
         r["n_events"] = int(mf.loc[complete, m["outcome"]].sum())
         r.insert(0, "model", model)
         frames.append(r)

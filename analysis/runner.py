@@ -254,6 +254,10 @@ def explain_change(stage: Stage, roots: Roots, fp: dict[str, str]) -> str:
 
 
 def _execute_notebook(stage: Stage, roots: Roots) -> Path:
+    # papermill -> nbformat -> jsonschema, whose format checkers import rfc3987_syntax when it is
+    # installed, and that compiles a Lark grammar for IRI checks (1.7 s per run). nbformat does not
+    # check formats, so the runner marks it absent (as if not installed; jsonschema allows that).
+    sys.modules.setdefault("rfc3987_syntax", None)
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

@@ -136,6 +136,20 @@ def test_cluster_robust_agrees_with_statsmodels_formula(sim):
     assert not np.allclose(ours["se"], model["se"])
 
 
+def test_one_fit_for_model_based_and_cluster_robust_equals_two_fits(sim):
+    # cluster=[None, "site"] fits once and starts the cluster-robust fit at those estimates:
+    # each table must match its own call (and so statsmodels, tests above) to rounding.
+    df, _ = sim
+    args = (df, "reached", ["gender", "lonely"], ["age"])
+    both = logistic_or(*args, site="site", cluster=[None, "site"], reference=REF)
+    assert isinstance(both, list) and len(both) == 2
+    for got, cluster in zip(both, (None, "site")):
+        alone = logistic_or(*args, site="site", cluster=cluster, reference=REF)
+        pd.testing.assert_frame_equal(got, alone, check_exact=False, rtol=1e-9, atol=0)
+    assert (both[1]["se_type"] == "cluster-robust by site (3 clusters)").all()
+    assert not np.allclose(both[0]["se"], both[1]["se"])
+
+
 def test_recovers_known_odds_ratios(sim):
     # Recovery: with n = 4000 the 95% CIs cover the true ORs (exp of the simulation's
     # coefficients), and the estimates are close to them.

