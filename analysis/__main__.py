@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages (e.g. 01 02 report)")
     r.add_argument("--no-report", action="store_true", help="run the notebooks but do not render")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument("--kernel-per-notebook", action="store_true",
+                   help="start a kernel for each notebook instead of sharing one with a cleared namespace")
     r.set_defaults(func=_run)
 
     q = sub.add_parser("render", help="render report.qmd to HTML and PDF (Quarto if on PATH, else offline)")

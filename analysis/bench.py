@@ -14,7 +14,8 @@ kernels it started and reaped). It writes, under ``_output/bench/``:
   (least squares on log–log medians);
 * ``bench.png`` — log–log plot of time and peak memory per stage;
 * ``bench.md`` — the table, the exponents, the targets and the same-run comparisons (full cold
-  run, no-op run, notebook execution by the runner vs. plain ``jupyter nbconvert --execute``).
+  run, no-op run, notebook execution by the runner vs. plain ``jupyter nbconvert --execute``,
+  and stages 01-03 in one shared kernel vs a kernel per notebook at every scale).
 
 Why our own harness: the quantities (per-stage peak memory of kernel processes, growth
 exponent) are not what pytest-benchmark or hyperfine report.
@@ -44,8 +45,10 @@ TARGETS = {
     "peak memory, scale 100 (MB)": 2048.0,
     "growth exponent of cleaning": 1.1,
 }
-#: The stages 01-03 run one after the other by one runner, as `make report` runs them.
+#: The stages 01-03 run one after the other by one runner, as `make report` runs them (one
+#: shared kernel), and the same with a kernel per notebook (``--kernel-per-notebook``).
 ONE_RUN = "01-03 (one run)"
+ONE_RUN_SEPARATE = "01-03 (one run, kernel per notebook)"
 
 
 def measure(cmd: list[str], *, env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, str]:
@@ -88,9 +91,10 @@ def bench_scale(scale: int, repeats: int, work: Path, stages: list[str]) -> list
                                        "--output", str(output), "--only", stage, "--force", "--quiet"))
             rows.append({"scale": scale, "forms": forms, "repeat": rep, "stage": stage, "seconds": wall, "peak_mb": mem})
         notebooks = [st for st in stages if st != "report"]
-        wall, mem, _ = measure(_py("-m", "analysis", "run", "--raw", str(raw), "--out", str(out), "--output", str(output),
-                                   "--only", *notebooks, "--force", "--no-report", "--quiet"))
-        rows.append({"scale": scale, "forms": forms, "repeat": rep, "stage": ONE_RUN, "seconds": wall, "peak_mb": mem})
+        for name, extra in ((ONE_RUN, []), (ONE_RUN_SEPARATE, ["--kernel-per-notebook"])):
+            wall, mem, _ = measure(_py("-m", "analysis", "run", "--raw", str(raw), "--out", str(out), "--output",
+                                       str(output), "--only", *notebooks, "--force", "--no-report", "--quiet", *extra))
+            rows.append({"scale": scale, "forms": forms, "repeat": rep, "stage": name, "seconds": wall, "peak_mb": mem})
         code = ("import time; from pathlib import Path; from analysis import clean; t=time.perf_counter(); "
                 f"clean.clean_all_reach(Path({str(raw)!r}), Path({str(work / 'fn_out')!r})); "
                 "print(time.perf_counter()-t)")
@@ -198,6 +202,12 @@ def summary_markdown(medians: pd.DataFrame, exps: pd.DataFrame, cmp: pd.DataFram
         lines.append(f"| {name} | {limit:g} | {value:.2f} | {met} |")
     lines += ["", "## Same-run comparisons (scale 1, medians)", "",
               cmp.median(numeric_only=True).drop("repeat").to_frame("median").to_markdown(floatfmt=".3f"), ""]
+    kernels = medians[medians["stage"].isin([ONE_RUN, ONE_RUN_SEPARATE])].pivot(index="scale", columns="stage",
+                                                                                  values="seconds")
+    if set(kernels.columns) == {ONE_RUN, ONE_RUN_SEPARATE}:
+        kernels["shared / per notebook"] = kernels[ONE_RUN] / kernels[ONE_RUN_SEPARATE]
+        lines += ["## Stages 01-03: one shared kernel vs a kernel per notebook (seconds, medians)", "",
+                  kernels.reset_index().to_markdown(index=False, floatfmt=".2f"), ""]
     return "\n".join(lines)
 
 

@@ -19,6 +19,8 @@ def _medians(one_run_s: float, stage_s: float) -> pd.DataFrame:
         rows += [{"stage": st, "scale": scale, "forms": forms, "seconds": stage_s * f, "peak_mb": 300.0 + scale}
                  for st in ("01", "02", "03")]
         rows.append({"stage": bench.ONE_RUN, "scale": scale, "forms": forms, "seconds": one_run_s * f, "peak_mb": 700.0})
+        rows.append({"stage": bench.ONE_RUN_SEPARATE, "scale": scale, "forms": forms, "seconds": 1.25 * one_run_s * f,
+                     "peak_mb": 600.0})
         rows.append({"stage": "report", "scale": scale, "forms": forms, "seconds": 9.0, "peak_mb": 2500.0})
         # cleaning time grows as forms^1.2: 2 s at 450 forms
         rows.append({"stage": "clean (function only)", "scale": scale, "forms": forms,
@@ -40,3 +42,8 @@ def test_exponent_and_targets_from_known_medians():
     assert "| 1.20 | NO |" in lines["growth exponent of cleaning"]
     slow = bench.summary_markdown(_medians(one_run_s=61.0, stage_s=25.0), exps.reset_index(), cmp, [1, 10, 100])
     assert "| 61.00 | NO |" in slow
+    # shared kernel vs a kernel per notebook: 58 s against 1.25 * 58 = 72.5 s at scale 100
+    section = md.split("one shared kernel vs a kernel per notebook")[1]
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in section.splitlines() if ln.startswith("|")]
+    assert rows[0][1:] == [bench.ONE_RUN, bench.ONE_RUN_SEPARATE, "shared / per notebook"]
+    assert [float(c) for c in rows[-1]] == [100.0, 58.0, 72.5, 0.8]

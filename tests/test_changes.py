@@ -330,3 +330,26 @@ def test_site_scope_only_up_to_the_maximum(res, monkeypatch):
     fig = changes.plot_slopes(pairs, res["info"], "who5")
     assert len(fig.axes) == 3
     plt.close(fig)
+
+
+def test_slope_lines_one_segment_per_distinct_pair():
+    # Hand-made pairs: (1 -> 2) twice, (3 -> 3) once, (4 -> 2) once. Higher is better: 1 -> 2 is
+    # "beter" and drawn 1 + 1.2 = 2.2 wide, 3 -> 3 "gelijk", 4 -> 2 "slechter", both 1.0 wide;
+    # lower is better turns better and worse around. No persons: no segments.
+    from matplotlib.colors import to_rgba
+
+    pts = pd.DataFrame({"t0": [1.0, 1.0, 3.0, 4.0], "t1": [2.0, 2.0, 3.0, 2.0]})
+    for higher, first, last in ((True, "beter", "slechter"), (False, "slechter", "beter")):
+        lines = changes._person_lines(pts, higher)
+        got = {(tuple(seg[0]), tuple(seg[1])): (tuple(col), w) for seg, col, w in
+               zip(lines.get_segments(), lines.get_colors(), lines.get_linewidths())}
+        want = {((0.0, 1.0), (1.0, 2.0)): (first, 2.2), ((0.0, 3.0), (1.0, 3.0)): ("gelijk", 1.0),
+                ((0.0, 4.0), (1.0, 2.0)): (last, 1.0)}
+        assert set(got) == set(want)
+        for key, (colour, width) in want.items():
+            assert got[key][0] == pytest.approx(to_rgba(changes.COLOURS[colour], 0.75))
+            assert got[key][1] == pytest.approx(width)
+    assert len(changes._person_lines(pts.iloc[:0], True).get_segments()) == 0
+    # 51 persons on one pair (all sites pooled): the widest line is 6 pt, a single person 1 pt
+    many = pd.DataFrame({"t0": [5.0] * 51 + [2.0], "t1": [6.0] * 51 + [2.0]})
+    assert sorted(changes._person_lines(many, True).get_linewidths()) == pytest.approx([1.0, 6.0])

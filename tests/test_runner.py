@@ -73,6 +73,29 @@ def test_runs_stages_in_order_with_parameters(project):
     assert [ln.split(":")[0] for ln in lines if "done in" in ln] == ["[1/2] 01 01_first", "[2/2] 02 02_second"]
 
 
+@pytest.mark.parametrize("per_notebook", [False, True])
+def test_notebooks_share_one_kernel_but_no_variables(project, per_notebook):
+    # Shared kernel (default): both notebooks report the same kernel process, yet the second
+    # does not see the first's variable and works in its own folder although the first left
+    # another. With kernel_per_notebook every notebook has a process of its own.
+    tmp_path, stages = project
+    probe = ("import os\n"
+             "seen = [os.getpid(), 'secret' in dir(), os.getcwd()]\n"
+             "(Path(out_dir) / (NAME + '.txt')).write_text(' '.join(map(str, seen)))\n")
+    make_notebook(stages[0].source, "from pathlib import Path\nsecret = 42",
+                  probe.replace("NAME", "'first'"), "os.chdir('/')",
+                  "(Path(out_dir) / 'a.txt').write_text('A')")
+    make_notebook(stages[1].source, "from pathlib import Path", probe.replace("NAME", "'second'"),
+                  "(Path(out_dir) / 'b.txt').write_text('B')")
+    status, _ = run(tmp_path, stages, kernel_per_notebook=per_notebook)
+    assert status == {"01": "ran", "02": "ran"}
+    first = (tmp_path / "out" / "first.txt").read_text().split(" ", 2)
+    second = (tmp_path / "out" / "second.txt").read_text().split(" ", 2)
+    assert first[1] == "True"
+    assert second[1:] == ["False", str(stages[1].source.parent)]
+    assert (first[0] != second[0]) == per_notebook
+
+
 def test_rerun_with_nothing_changed_executes_no_notebook(project, monkeypatch):
     tmp_path, stages = project
     run(tmp_path, stages)
