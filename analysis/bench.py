@@ -206,6 +206,7 @@ def summary_markdown(medians: pd.DataFrame, exps: pd.DataFrame, cmp: pd.DataFram
                                                                                   values="seconds")
     if set(kernels.columns) == {ONE_RUN, ONE_RUN_SEPARATE}:
         kernels["shared / per notebook"] = kernels[ONE_RUN] / kernels[ONE_RUN_SEPARATE]
+        kernels.index = kernels.index.astype(int).astype(str)  # a scale, not a measurement: no decimals
         lines += ["## Stages 01-03: one shared kernel vs a kernel per notebook (seconds, medians)", "",
                   kernels.reset_index().to_markdown(index=False, floatfmt=".2f"), ""]
     return "\n".join(lines)
