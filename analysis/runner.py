@@ -266,10 +266,10 @@ class SharedKernel:
     """One Jupyter kernel for the notebooks of one run, with a clean namespace for each.
 
     Why: starting a kernel and importing pandas, matplotlib, statsmodels and ``analysis`` again
-    for every notebook cost about 5 s of a 60 s run at national scale. Safe because before each
-    notebook every variable is deleted (``%reset -f``, papermill then injects the parameters)
-    and the working directory is reset, so a notebook sees no name another notebook defined,
-    as when it is opened alone. What does persist is module state:
+    for every notebook cost 9 s of 53 s for stages 01-03 at national scale (``make bench``).
+    Safe because before each notebook every variable is deleted (``%reset -f``; papermill then
+    injects the parameters) and the working directory is reset, so a notebook sees no name
+    another notebook defined, as when it is opened alone. What does persist is module state:
     the loaded modules and the caches of configuration files (``analysis/*.yaml``), which no
     stage writes. ``--kernel-per-notebook`` runs each notebook in a kernel of its own instead;
     the determinism test compares both to the byte (tests/test_pipeline_e2e.py).
@@ -278,7 +278,6 @@ class SharedKernel:
     def __init__(self, kernel_name: str = "python3"):
         self.kernel_name = kernel_name
         self.km = None
-        self.used = False
 
     def prepare(self, cwd: Path):
         """The kernel manager to hand to papermill, started and with a clean namespace."""
@@ -287,7 +286,7 @@ class SharedKernel:
         if self.km is None:
             self.km = KernelManager(kernel_name=self.kernel_name)
             self.km.start_kernel(cwd=str(cwd))
-        elif self.used:
+        else:
             kc = self.km.client()
             kc.start_channels()
             try:
@@ -297,7 +296,6 @@ class SharedKernel:
                 kc.stop_channels()
             if reply["content"]["status"] != "ok":
                 raise StageError(f"could not clear the shared kernel before {cwd}: {reply['content'].get('evalue')}")
-        self.used = True
         return self.km
 
     def close(self) -> None:

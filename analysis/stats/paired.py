@@ -407,7 +407,7 @@ def _change_codes(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, code.astype(np.int16 if values.size < 2**15 else np.int32)
 
 
-def _count_stats(values: np.ndarray, statistic, zero_method: str = "wilcox"):
+def _count_stats(values: np.ndarray, statistic: str | Sequence[str], zero_method: str = "wilcox"):
     """A vectorised bootstrap statistic of resampled :func:`_change_codes` (axis: the persons).
 
     ``statistic`` is one name or a sequence of names; for a sequence the values are stacked
@@ -705,7 +705,8 @@ def bootstrap_ci(
     # One draw of the persons for every statistic (a vector-valued statistic: one resample
     # and one count feed them all); each further interval method reuses that bootstrap
     # distribution (scipy's ``bootstrap_result`` with no new resamples). The intervals equal
-    # those of a call of their own with the same seed (tested).
+    # those of a call of their own with the same seed (tested). A degenerate distribution (e.g.
+    # d_z undefined in a resample) makes scipy warn in the draw and again for the interval.
     drawn = st.bootstrap((codes,), _count_stats(values, names, zero_method), n_resamples=n_resamples,
                          method="percentile", rng=np.random.default_rng(seed), **common)
     low, high = np.empty(len(names)), np.empty(len(names))
