@@ -156,6 +156,7 @@ import pandas as pd
 
 from analysis import codebook as cbmod
 from analysis import config, fmt, results
+from analysis.config import per_site_detail_max
 from analysis import interviews as ivmod
 from analysis.scoring import positive_health
 from analysis.stats import paired as ps
@@ -182,19 +183,6 @@ RCI_CRITERION = 1.96
 POWER = 0.8
 #: Colours: better / same / worse (blue-orange, readable for red-green colour blindness).
 COLOURS = {"beter": "#2166ac", "gelijk": "#9a9a9a", "slechter": "#d6604d"}
-
-
-def per_site_detail_max() -> int:
-    """``analysis.per_site_detail_max`` of study.yaml (checked): most sites with per-site analyses.
-
-    >>> per_site_detail_max()
-    12
-    """
-    value = config.study()["analysis"].get("per_site_detail_max")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("analysis/study.yaml analysis: needs per_site_detail_max, a whole number of at least 1, "
-                         f"not {value!r}.")
-    return value
 
 
 def analysis_scopes(pairs: pd.DataFrame, scopes=("all", "site", "interval_ok")) -> tuple[str, ...]:

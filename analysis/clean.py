@@ -34,7 +34,7 @@ import pandas as pd
 from analysis import codebook as cbmod
 from analysis.cleanlog import CleaningLog
 from analysis.readers import ROW, RawDataError, read_delimited, read_excel_sheet, read_sav
-from analysis.runner import sha256
+from analysis.config import sha256
 
 FILE = "_file"
 #: Environment variable holding the secret key for pseudonymised IDs.

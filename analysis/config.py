@@ -1,4 +1,4 @@
-"""Paths and study settings, derived from the package location (one place for every path).
+"""Paths, study settings and file hashes, derived from the package location (one place for every path).
 
 Every path can be overridden by the caller (``--raw``/``--out`` on the command line, or the
 ``KRACHTPUNTEN_RAW``/``KRACHTPUNTEN_OUT`` environment variables that the runner passes to the
@@ -7,7 +7,9 @@ report), so a reviewer can point the pipeline at real data outside the repositor
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,3 +63,26 @@ def study(path: str | os.PathLike | None = None) -> dict:
     ['DH', 'LH', 'PS']
     """
     return _load_study(str(path or STUDY_FILE))
+
+
+def per_site_detail_max(study_settings: Mapping | None = None) -> int:
+    """``analysis.per_site_detail_max`` of study.yaml (checked): most sites that get per-site
+    inferential detail (tests, per-site figure panels); read by notebooks 02 and 03.
+
+    >>> per_site_detail_max({"analysis": {"per_site_detail_max": 12}})
+    12
+    """
+    settings = study() if study_settings is None else study_settings
+    value = settings.get("analysis", {}).get("per_site_detail_max")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("analysis/study.yaml analysis: needs per_site_detail_max, a whole number of at least 1 "
+                         f"(most sites that get per-site tests and figure panels), not {value!r}.")
+    return value
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (the one file hash of the project: the runner's fingerprints
+    and the provenance record). Here, not in the runner, so that the analysis modules that
+    record provenance do not import the runner (its edits would rerun every stage)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -171,6 +171,7 @@ import pandas as pd
 
 from analysis import codebook as codebook_mod
 from analysis import config, fmt, results
+from analysis.config import per_site_detail_max
 from analysis.stats import compare, models, proportions, representativeness
 
 __all__ = [
@@ -221,22 +222,6 @@ def spec(study: Mapping | None = None) -> dict:
     s["per_site_detail_max"] = per_site_detail_max(study)
     s["sites"] = {code: dict(cfg) for code, cfg in study["sites"].items()}
     return s
-
-
-def per_site_detail_max(study: Mapping | None = None) -> int:
-    """``analysis.per_site_detail_max`` of study.yaml: most sites that get per-site inferential detail.
-
-    Examples
-    --------
-    >>> per_site_detail_max({"analysis": {"per_site_detail_max": 12}})
-    12
-    """
-    study = config.study() if study is None else study
-    value = study.get("analysis", {}).get("per_site_detail_max")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("analysis/study.yaml analysis: needs per_site_detail_max, a whole number of at least 1 "
-                         f"(most sites that get per-site tests and figure panels), not {value!r}.")
-    return value
 
 
 def per_site_detail(n_sites: int, s: Mapping | None = None) -> bool:

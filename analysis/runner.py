@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from analysis import config
+from analysis.config import sha256
 
 PIPELINE_FILE = config.PACKAGE_DIR / "pipeline.yaml"
 #: Notebook parameters that papermill injects (the cell tagged "parameters" declares them).
@@ -190,15 +191,6 @@ def _expand(spec: str, roots: Roots) -> list[Path]:
 def _is_private(path: Path, root: Path) -> bool:
     """Hidden files and the runner's own stamps are not inputs."""
     return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks (the one file hash of the project)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fingerprint(stage: Stage, roots: Roots) -> dict[str, str]:

@@ -40,6 +40,8 @@ import scipy.stats as st
 import yaml
 from scipy.optimize import brentq
 
+from analysis.stats.models import design_matrix
+
 __all__ = [
     "paired_change",
     "paired_t",
@@ -707,8 +709,9 @@ def bootstrap_ci(
     # distribution (scipy's ``bootstrap_result`` with no new resamples). The intervals equal
     # those of a call of their own with the same seed (tested). A degenerate distribution (e.g.
     # d_z undefined in a resample) makes scipy warn in the draw and again for the interval.
-    drawn = st.bootstrap((codes,), _count_stats(values, names, zero_method), n_resamples=n_resamples,
-                         method="percentile", rng=np.random.default_rng(seed), **common)
+    statistics = _count_stats(values, names, zero_method)
+    drawn = st.bootstrap((codes,), statistics, n_resamples=n_resamples, method="percentile",
+                         rng=np.random.default_rng(seed), **common)
     low, high = np.empty(len(names)), np.empty(len(names))
     for method in dict.fromkeys(methods):
         rows = [j for j, m in enumerate(methods) if m == method]
@@ -722,7 +725,7 @@ def bootstrap_ci(
             "statistic": names,
             "n": n,
             "n_excluded_missing": n_missing,
-            "estimate": _count_stats(values, names, zero_method)(codes).astype(float),
+            "estimate": statistics(codes).astype(float),
             "ci_low": low,
             "ci_high": high,
             "ci_method": [f"{m} bootstrap" for m in methods],
@@ -1271,8 +1274,9 @@ def _random_intercept_reml(y: np.ndarray, X: np.ndarray, groups) -> dict:
 
     opt = minimize_scalar(lambda r: profile(r)[0], bounds=(0.0, 1.0 - 1e-9), method="bounded",
                           options={"xatol": 1e-10})
-    rho = float(opt.x) if profile(opt.x)[0] <= profile(0.0)[0] else 0.0
-    _, beta, s2, g, xhx = profile(rho)
+    inner, boundary = profile(float(opt.x)), profile(0.0)
+    rho = float(opt.x) if inner[0] <= boundary[0] else 0.0
+    _, beta, s2, g, xhx = inner if rho else boundary
     notes = []
     if rho == 0.0:
         notes.append("person variance estimated at 0 (boundary): the wave effect is the OLS estimate")
@@ -1385,17 +1389,18 @@ def mixed_model_wave(
         frame["site"] = data[site].astype(str).to_numpy()
     frame = frame[frame["y"].notna()].reset_index(drop=True)
     n_sites = int(frame["site"].nunique()) if site is not None else np.nan
-    design = [pd.Series(1.0, index=frame.index, name="const"), frame["t1"]]
-    if site is not None:
-        if n_sites < 2:
-            raise ValueError(
-                f"Only one site in {site!r}: a site effect cannot be estimated. Pass site=None for a per-site model."
-            )
-        design.append(pd.get_dummies(frame["site"], prefix="site", drop_first=True, dtype=float))
+    if site is not None and n_sites < 2:
+        raise ValueError(
+            f"Only one site in {site!r}: a site effect cannot be estimated. Pass site=None for a per-site model."
+        )
     if frame["t1"].nunique() < 2:
         raise ValueError("Both waves are needed (after dropping missing outcomes).")
     per_person = frame.groupby("person")["t1"].nunique()
-    fit = _random_intercept_reml(frame["y"].to_numpy(), pd.concat(design, axis=1).to_numpy(), frame["person"])
+    X, _ = design_matrix(frame, ["site"] if site is not None else [], ["t1"])
+    # wave second, as the fit has always been ordered: the REML search is only as exact as its
+    # tolerance (about 1e-6 relative), so another column order gives other last digits
+    X = X[["intercept", "t1", *X.columns.drop(["intercept", "t1"])]]
+    fit = _random_intercept_reml(frame["y"].to_numpy(), X.to_numpy(), frame["person"])
     a = 1 - confidence_level
     est, se = float(fit["beta"][1]), float(fit["se"][1])
     zq = st.norm.ppf(1 - a / 2)
