@@ -71,6 +71,8 @@ def per_site_detail_max(study_settings: Mapping | None = None) -> int:
 
     >>> per_site_detail_max({"analysis": {"per_site_detail_max": 12}})
     12
+    >>> per_site_detail_max() == study()["analysis"]["per_site_detail_max"]
+    True
     """
     settings = study() if study_settings is None else study_settings
     value = settings.get("analysis", {}).get("per_site_detail_max")
