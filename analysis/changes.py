@@ -11,8 +11,25 @@ The 16 outcomes of ``tables.interview_pairs.outcomes`` in ``analysis/codebook.ya
 **``pg_mean``**, the mean of the six Positieve Gezondheid dimensions
 (:func:`analysis.scoring.positive_health`; missing unless all six are answered). ``pg_mean`` is
 not a column of the processed tables (the codebook defines none); it is computed here and
-appears in the results only. Holm's correction runs over these 17 outcomes, separately for
-each analysis set (all pairs; each site; pairs within the interval window).
+appears in the results only.
+
+Pre-specified (``paired:`` in ``analysis/study.yaml``, read by :func:`paired_settings`): the
+primary test (``primary_test``: "t" or "wilcoxon"), alpha, and the **Holm families**: Holm's
+correction runs within each family (``holm_family``; today "primary" = ``djg_total`` and
+``who5``, "secondary" = the other 15), separately for each analysis set (all pairs; each site;
+pairs within the interval window). The headline numbers of ``paired_summary``
+(``n_holm_below_alpha_<family>``, ``p_primary_holm_<outcome>``) come from the primary test
+only. Also there: the paired yes/no outcomes (``binary``: lonely = De Jong Gierveld total >= 2,
+poor wellbeing = WHO-5 < 50) and the Dutch reading of the not-estimable reasons.
+
+Not estimable
+-------------
+Valid data of any size give every table: a statistic that cannot be computed (too few pairs,
+no variation, an empty group) is NaN and its row's ``not_estimable`` column gives the reason,
+starting with one of :data:`REASON_KEYS` ("" when everything in the row was computed). The
+other analyses go on; :func:`not_estimable_text` writes the Dutch paragraph of notebook 03
+and the report. In published tables the reason is left out of a row where a count was
+suppressed: "too few pairs" beside "<5" would narrow the hidden count to one or two.
 
 Direction: lower loneliness (De Jong Gierveld) is better; for every other outcome higher is
 better (``analysis/reliability.yaml`` ``higher_is_better``; the Positieve Gezondheid dimensions
@@ -36,6 +53,10 @@ Publication rules (STUDY.md section 9; ``analysis.min_cell`` = 5 in study.yaml)
   can read, and each site still has only about 7 pairs -- and the slope plots show all sites
   pooled; :func:`site_detail_note` writes the sentence notebook 03 shows. The descriptive
   per-site tables (``paired_attrition``, ``paired_themes``) stay per site.
+* ``paired_binary``: counts of 1-4 (also of the discordant pairs, who changed category) are
+  "<5", with the share computed from them, and the McNemar p when the discordant pairs are 1-4
+  (it cannot fall below 0.125 there); a row on fewer than 5 pairs shows no statistic. The
+  difference and its interval stay (secondary suppression of the margins is a later issue).
 * Reliable change (RCI) is computed only for scales with a **verified** reliability in
   ``analysis/reliability.yaml`` -- today only WHO-5 (test-retest ICC 0.81). Every other outcome
   is listed with status "not computed: no verified reliability"; no reliability is guessed.
@@ -65,12 +86,17 @@ Numbers are unrounded; "<5" marks a suppressed cell. ``outcome`` is the tidy var
     median_change_ci_method  "percentile bootstrap"
     t_test, t, df, p_t     paired t-test (name of the test in t_test)
     mean_change_t_ci_low, mean_change_t_ci_high              95% t-based CI
-    p_t_holm               Holm-adjusted p_t within the scope (and site) over the family
+    p_t_holm               Holm-adjusted p_t within the scope (and site) and the outcome's family
     wilcoxon_test          test name, incl. exact/approximate and zero handling
     wilcoxon_method, zero_method ("wilcox": zero changes dropped before ranking), n_zero,
     ties, r_plus, r_minus, p_wilcoxon
-    p_wilcoxon_holm        Holm-adjusted p_wilcoxon within the scope (and site)
-    holm_m                 number of outcomes in the Holm family of that row
+    p_wilcoxon_holm        Holm-adjusted p_wilcoxon within the scope (and site) and family
+    holm_family            pre-specified Holm family of the outcome ("primary", "secondary")
+    family_size            outcomes of that family in the analysis
+    holm_m_t, holm_m_wilcoxon   p-values in the row's Holm family that could be computed
+                           (the m of Holm; a test that could not be computed is left out)
+    primary_test           the pre-specified primary test (name)
+    p_primary, p_primary_holm, holm_m_primary   p, Holm p and m of the primary test
     dz, dz_ci_low, dz_ci_high          Cohen's dz, 95% noncentral-t CI
     dz_boot_ci_low, dz_boot_ci_high    95% BCa bootstrap CI of dz
     rank_biserial, rank_biserial_ci_low, rank_biserial_ci_high   matched-pairs r (BCa CI)
@@ -79,33 +105,50 @@ Numbers are unrounded; "<5" marks a suppressed cell. ``outcome`` is the tidy var
     confidence_level, ci_method (of the other bootstrap CIs: "BCa bootstrap"), n_resamples, seed
     notes                  warnings raised while computing the row (e.g. a degenerate
                            bootstrap distribution, which gives an empty CI), else ""
+    not_estimable          "" or why statistics of the row are NaN (module section above)
 
 ``paired_mixed_model.csv`` -- one row per outcome (sensitivity analysis, all persons incl.
 drop-outs): outcome, label, model (formula and method), term, estimate (T1 - T0), se, z, p,
-ci_low, ci_high (95% Wald), n_obs, n_persons, n_complete_pairs, n_sites, person_variance,
-residual_variance, converged, fit_warnings, paired_mean_change (the paired estimate of
-paired_changes, scope "all", for comparison).
+ci_low, ci_high (95% Wald), df_t, p_t, ci_t_low, ci_t_high (the same with a t reference on
+n_complete_pairs - 1 df, for few persons), n_obs, n_persons, n_complete_pairs, n_sites, person_variance,
+residual_variance, converged, fit_warnings, not_estimable, paired_mean_change (the paired
+estimate of paired_changes, scope "all", for comparison), paired_n_pairs (its pairs),
+agrees_with_paired (True / False by :data:`AGREEMENT_RULE`: the paired mean change lies inside
+the model's 95% CI and the two have no opposite signs; empty when either is not estimable),
+agreement_rule (that rule in words).
+
+``paired_binary.csv`` -- paired yes/no outcomes (``paired.binary`` of study.yaml), one row per
+analysis set (scope, site as in paired_changes) x outcome: outcome (e.g. "lonely"), label,
+variable, rule (e.g. "djg_total >= 2"), n_pairs, n_excluded_missing, n_both (yes at T0 and
+T1), n_t0_only, n_t1_only (the discordant pairs), n_neither, n_t0, n_t1 (yes at the wave),
+prop_t0, prop_t1, difference (prop_t1 - prop_t0), ci_low, ci_high (95%, Newcombe 1998 method
+10), ci_method, confidence_level, n_discordant, test, p_mcnemar (exact McNemar, two-sided),
+not_estimable (:mod:`analysis.stats.paired_binary`).
 
 ``paired_rci.csv`` -- reliable change (Jacobson & Truax 1991), one row per outcome x category:
     outcome, label, status ("computed" or "not computed: no verified reliability"),
     status_nl (the same in Dutch), category ("improved", "unchanged", "worse"; empty when not
-    computed), n, proportion (of n_classified), n_classified, n_missing, reliability,
+    computed), category_nl (Dutch: "betrouwbaar verbeterd", "geen betrouwbare verandering" --
+    a change within measurement error, not "stayed the same" -- "betrouwbaar verslechterd"),
+    n, proportion (of n_classified), n_classified, n_missing, reliability,
     reliability_kind, reliability_source, higher_is_better, sd_t0 (SD of all T0 scores,
     drop-outs included), s_diff, criterion (1.96), reliable_change_threshold (smallest change
-    in scale units that counts as reliable: criterion x s_diff)
+    in scale units that counts as reliable: criterion x s_diff), not_estimable (no SD of T0,
+    or no pairs)
 
 ``paired_mde.csv`` -- minimum detectable effect (80% power, two-sided alpha of study.yaml,
 paired t-test), one row per scope x site x outcome:
     scope, site, outcome, label, n_pairs, alpha, power,
-    mde_dz (smallest dz detectable), mde_dz_holm_strictest (the same at alpha / holm_m, the
-    threshold Holm applies to the smallest p-value), holm_m, sd_change (observed),
-    mde_change (mde_dz x sd_change, in scale units), observed_dz, observed_mean_change
+    mde_dz (smallest dz detectable), mde_dz_holm_strictest (the same at alpha / family_size,
+    the threshold Holm applies to the smallest p-value of the outcome's family), holm_family,
+    family_size, sd_change (observed), mde_change (mde_dz x sd_change, in scale units),
+    observed_dz, observed_mean_change, not_estimable
 
 ``paired_attrition.csv`` -- completers (T0 and T1) against drop-outs (T0 only), at T0, one row
 per site ("alle" = all sites) x outcome: site, outcome, label, n_persons_completers,
 n_persons_dropouts, n_completers, mean_completers, sd_completers, n_dropouts, mean_dropouts,
 sd_dropouts (n, mean, SD over the non-missing T0 values), difference (drop-outs minus
-completers).
+completers), not_estimable (an empty group, or one person for an SD).
 
 ``paired_themes.csv`` -- how many persons mention each code, one row per wave x site ("alle"
 = all sites) x code: wave, site, code_group, code, label, n_persons (persons with at least one
@@ -117,16 +160,23 @@ n_segments.
 per mechanism x change: mechanism, mechanism_label, change, change_label, n_both (persons whose
 T1 interview has both codes), n_mechanism, n_change, n_interviewed (persons interviewed at T1),
 pct_change_with_mechanism (100 x n_both / n_change), lift (n_both x n_interviewed /
-(n_mechanism x n_change); 1 = as often as by chance).
+(n_mechanism x n_change); 1 = as often as by chance), not_estimable (nobody interviewed, or
+nobody mentioned one of the codes).
 
 ``paired_summary.csv`` -- headline numbers quoted in the report text: key, value (unrounded;
-"<5" when suppressed), label (Dutch). Keys: n_persons_t0, n_persons_t1, n_pairs, n_dropouts,
-n_sites, interval_months_mean/_min/_max, n_interval_outside, interval_window_low/_high,
-mde_dz_all, mde_dz_all_holm, median_pairs_per_site, mde_dz_site, per outcome
-mean_change_<o>, mean_change_ci_low_<o>, mean_change_ci_high_<o>, dz_<o>, p_t_holm_<o>,
-p_wilcoxon_holm_<o>, mde_change_<o>; n_outcomes_holm_t, n_outcomes_holm_wilcoxon (outcomes
-with a Holm-adjusted p below alpha), rci_who5_improved/_unchanged/_worse,
-rci_who5_threshold, n_rci_not_computed, n_segments, n_codes_used.
+"<5" when suppressed), label (Dutch), n_basis (persons the value rests on, "<5" when few; ""
+when it rests on everybody). Keys: n_persons_t0, n_persons_t1, n_pairs (visitors interviewed
+twice), n_dropouts, n_sites, interval_months_mean/_min/_max, n_interval_outside,
+interval_window_low/_high, mde_dz_all, mde_dz_all_holm_primary (at alpha / the size of the
+primary family), median_pairs_per_site, mde_dz_site, per outcome mean_change_<o>,
+mean_change_ci_low_<o>, mean_change_ci_high_<o>, dz_<o>, p_primary_holm_<o> (primary test,
+Holm within the outcome's family), mde_change_<o>; primary_test ("t" or "wilcoxon"), alpha;
+per family f: n_outcomes_family_<f>, n_holm_below_alpha_<f> (outcomes of f whose primary-test
+Holm p is below alpha, all pairs), n_not_tested_<f>; rci_who5_improved /
+_no_reliable_change / _worse, rci_who5_threshold, n_rci_not_computed;
+n_outcomes_mixed_model_judged, n_outcomes_mixed_model_agrees; per binary outcome b:
+prop_t0_<b>, prop_t1_<b>, difference_<b>, ci_low_<b>, ci_high_<b>, p_mcnemar_<b>;
+n_segments, n_codes_used.
 
 (``results/interview_flow.csv`` is written by :func:`analysis.interviews.clean_all_interviews`:
 file, wave, received, kept.)
@@ -137,17 +187,16 @@ Figures (``<out>/figures/``)
 ``paired_slopes_zrm.png``: one panel per outcome (rows) and site (columns); one line per
 person from T0 to T1 (no labels), coloured by better / same / worse, thicker where several
 persons have the same two scores; the black line is the mean; a panel with fewer than 5
-pairs shows no lines (each line is a person). ``paired_change_summary.png``:
+pairs shows no lines (each line is a person), a panel without pairs says so (a site where
+everyone dropped out keeps its column). ``paired_change_summary.png``:
 dz with its 95% CI per outcome, sign turned so that right = better, grouped by instrument and
-sorted within it, with the minimum detectable effect marked.
+sorted within it, with the minimum detectable effect marked; without any dz (too few pairs, no
+variation) the figure says so instead.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -160,11 +209,14 @@ from analysis.config import per_site_detail_max
 from analysis import interviews as ivmod
 from analysis.scoring import positive_health
 from analysis.stats import paired as ps
+from analysis.stats import paired_binary as pbin
+from analysis.stats import threadwarnings
 
 __all__ = [
     "outcome_info", "with_pg_mean", "change_table", "mixed_models", "rci_tables", "mde_table",
     "attrition_table", "theme_counts", "cooccurrence", "summary_table", "mde_text",
-    "publishable", "headline_table", "per_site_detail_max", "analysis_scopes", "site_detail_note", "themes_overview", "cooccurrence_matrix", "plot_slopes", "plot_change_summary", "load_tables", "analyse", "run",
+    "publishable", "headline_table", "binary_overview", "binary_table", "paired_settings", "outcome_families",
+    "reason_key", "not_estimable_text", "per_site_detail_max", "analysis_scopes", "site_detail_note", "themes_overview", "cooccurrence_matrix", "plot_slopes", "plot_change_summary", "load_tables", "analyse", "run",
 ]
 
 PG_DIMS = ["pg_lichaamsfuncties", "pg_mentaal_welbevinden", "pg_zingeving", "pg_kwaliteit_van_leven",
@@ -183,6 +235,104 @@ RCI_CRITERION = 1.96
 POWER = 0.8
 #: Colours: better / same / worse (blue-orange, readable for red-green colour blindness).
 COLOURS = {"beter": "#2166ac", "gelijk": "#9a9a9a", "slechter": "#d6604d"}
+#: The project's not-estimable keys (common convention): a reason starts with one of these.
+REASON_KEYS = ("too few pairs", "too few respondents", "too few sites", "no variation", "separation",
+               "empty group", "not enough events")
+#: RCI categories in Dutch: the middle one is "no reliable change", not "stayed the same".
+RCI_CATEGORY_NL = {"improved": "betrouwbaar verbeterd", "unchanged": "geen betrouwbare verandering",
+                   "worse": "betrouwbaar verslechterd"}
+#: Names of the two tests in Dutch (for the primary-test sentence).
+TEST_NL = {"t": "gepaarde t-toets", "wilcoxon": "Wilcoxon-rangtekentoets"}
+
+
+def paired_settings(study: dict | None = None) -> dict:
+    """The ``paired:`` section of ``analysis/study.yaml``, checked (pre-specified choices).
+
+    Returns ``primary_test`` ("t" or "wilcoxon"), ``alpha``, ``families`` (name -> list of
+    outcomes, the first family is the primary one), ``families_nl``, ``binary`` (name ->
+    ``variable``, ``min`` or ``below``, ``nl``), ``agreement_rule_nl`` and
+    ``not_estimable_nl``. A missing or malformed entry raises ``ValueError`` naming it.
+
+    >>> s = paired_settings()
+    >>> s["primary_test"], s["families"]["primary"]
+    ('t', ['djg_total', 'who5'])
+    """
+    cfg = (config.study() if study is None else study).get("paired")
+    where = "analysis/study.yaml paired:"
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{where} section missing: it pre-specifies the primary test, the Holm families and alpha.")
+    test = cfg.get("primary_test")
+    if test not in TEST_NL:
+        raise ValueError(f"{where} primary_test must be 't' or 'wilcoxon', not {test!r}.")
+    alpha = cfg.get("alpha")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"{where} alpha must be a number between 0 and 1, not {alpha!r}.")
+    fams = cfg.get("holm_families")
+    if not isinstance(fams, dict) or not fams:
+        raise ValueError(f"{where} holm_families must map a family name to its outcomes (first = primary).")
+    families, families_nl = {}, {}
+    for name, fam in fams.items():
+        outs = fam.get("outcomes") if isinstance(fam, dict) else None
+        if not isinstance(outs, list) or not outs or not all(isinstance(o, str) for o in outs):
+            raise ValueError(f"{where} holm_families.{name}.outcomes must be a list of outcome names.")
+        families[str(name)] = list(outs)
+        families_nl[str(name)] = str(fam.get("nl", name))
+    binary = cfg.get("binary") or {}
+    for name, b in binary.items():
+        if not isinstance(b, dict) or "variable" not in b or ("min" in b) == ("below" in b):
+            raise ValueError(f"{where} binary.{name} needs a variable and exactly one of min (at least) or below.")
+    nl = cfg.get("not_estimable_nl") or {}
+    missing = [k for k in REASON_KEYS if k not in nl]
+    if missing:
+        raise ValueError(f"{where} not_estimable_nl has no Dutch reading for {missing}.")
+    return {"primary_test": test, "alpha": float(alpha), "families": families, "families_nl": families_nl,
+            "binary": binary, "agreement_rule_nl": str(cfg.get("agreement_rule_nl", "")),
+            "not_estimable_nl": dict(nl)}
+
+
+def outcome_families(info: pd.DataFrame, settings: dict | None = None) -> pd.Series:
+    """Holm family of each outcome of ``info`` (index: outcome); each must be in exactly one.
+
+    >>> outcome_families(outcome_info()).value_counts().to_dict()
+    {'secondary': 15, 'primary': 2}
+    """
+    settings = settings or paired_settings()
+    family: dict = {}
+    for name, outs in settings["families"].items():
+        for o in outs:
+            if o in family:
+                raise ValueError(f"analysis/study.yaml paired.holm_families: {o!r} is in both {family[o]!r} and {name!r}.")
+            family[o] = name
+    absent = [o for o in info.index if o not in family]
+    if absent:
+        raise ValueError(f"analysis/study.yaml paired.holm_families: outcome(s) {absent} are in no family; "
+                         "add each to exactly one.")
+    return pd.Series({o: family[o] for o in info.index}, name="holm_family", dtype=object)
+
+
+def reason_key(reason: str) -> str:
+    """The not-estimable key a reason starts with ("" for no reason); unknown text is an error.
+
+    >>> reason_key("too few pairs (n = 2; at least 3 needed)")
+    'too few pairs'
+    """
+    reason = "" if reason is None or (isinstance(reason, float) and np.isnan(reason)) else str(reason)
+    if not reason:
+        return ""
+    for key in REASON_KEYS:
+        if reason.startswith(key):
+            return key
+    raise ValueError(f"not-estimable reason {reason!r} starts with none of {list(REASON_KEYS)}")
+
+
+def _join_reasons(*reasons) -> str:
+    """Distinct non-empty reasons, in order, joined by "; " (each starts with its key)."""
+    out = []
+    for r in reasons:
+        text = "" if r is None or (isinstance(r, float) and np.isnan(r)) else str(r)
+        if text and text not in out:
+            out.append(text)
+    return "; ".join(out)
 
 
 def analysis_scopes(pairs: pd.DataFrame, scopes=("all", "site", "interval_ok")) -> tuple[str, ...]:
@@ -268,10 +418,11 @@ def with_pg_mean(interviews: pd.DataFrame, pairs: pd.DataFrame) -> tuple[pd.Data
     """
     iv = interviews.copy()
     iv[PG_MEAN] = positive_health(iv, PG_DIMS)["mean"].astype("float64")
-    wide = iv.pivot(index="person_id", columns="wave", values=PG_MEAN)
+    # every wave as a column, also when a wave (or everything) is empty
+    wide = iv.pivot(index="person_id", columns="wave", values=PG_MEAN).reindex(columns=list(ivmod.WAVES))
     pr = pairs.copy()
     pr[f"{PG_MEAN}_t0"] = pr["person_id"].map(wide["T0"]).astype("float64")
-    pr[f"{PG_MEAN}_t1"] = pr["person_id"].map(wide["T1"] if "T1" in wide else pd.Series(dtype=float)).astype("float64")
+    pr[f"{PG_MEAN}_t1"] = pr["person_id"].map(wide["T1"]).astype("float64")
     pr[f"{PG_MEAN}_diff"] = pr[f"{PG_MEAN}_t1"] - pr[f"{PG_MEAN}_t0"]
     return iv, pr
 
@@ -282,22 +433,25 @@ def _xy(frame: pd.DataFrame, outcome: str) -> tuple[pd.Series, pd.Series]:
 
 
 def _settings(n_resamples, seed, alpha=None):
+    """Resamples and seed (``analysis``) and alpha (pre-specified in ``paired``) of study.yaml."""
     cfg = config.study()["analysis"]
     return (int(cfg["bootstrap_resamples"] if n_resamples is None else n_resamples),
             int(cfg["seed"] if seed is None else seed),
-            float(cfg["alpha"] if alpha is None else alpha))
+            float(paired_settings()["alpha"] if alpha is None else alpha))
 
 
 # --- paired change per outcome ----------------------------------------------------------------
 
 
-def _groups(pairs: pd.DataFrame, scopes) -> list[tuple[str, str, pd.DataFrame]]:
+def _groups(pairs: pd.DataFrame, scopes, sites=None) -> list[tuple[str, str, pd.DataFrame]]:
+    """Analysis sets; ``sites`` (default: those in ``pairs``) also gives a site without pairs its set."""
     out = []
+    sites = sorted(set(pairs["site"]) | set(sites if sites is not None else []))
     for scope in scopes:
         if scope == "all":
             out.append(("all", "alle", pairs))
         elif scope == "site":
-            out.extend(("site", s, g) for s, g in pairs.groupby("site", sort=True))
+            out.extend(("site", s, pairs[pairs["site"] == s]) for s in sites)
         elif scope == "interval_ok":
             out.append(("interval_ok", "alle", pairs[pairs["interval_ok"].fillna(False).astype(bool)]))
         else:
@@ -310,28 +464,72 @@ _BOOT_CIS = {"mean change": "mean_change_ci_low", "median change (percentile)": 
              "rank-biserial": "rank_biserial_ci_low"}
 
 
+#: Statistics that need changes that vary (SD > 0): the t-test and everything standardised by the SD.
+_T_STATS = ["t", "df", "p_t", "mean_change_t_ci_low", "mean_change_t_ci_high", "dz", "dz_ci_low", "dz_ci_high",
+            "dz_boot_ci_low", "dz_boot_ci_high"]
+#: Statistics that need at least one non-zero change: the Wilcoxon test and the rank correlation.
+_RANK_STATS = ["r_plus", "r_minus", "p_wilcoxon", "rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high"]
+
+
+def _variation_reason(d: np.ndarray) -> tuple[str, list[str]]:
+    """The known degenerate cases of a set of changes ``d`` (n >= 2): the reason and what it voids.
+
+    All changes 0: nothing to test or standardise ("no variation: no one changed"). All
+    changes equal but not 0: the SD is 0, so t and d_z are undefined (a zero SD is no
+    evidence of an infinite effect), while the signed-rank test and r_rb still are.
+
+    >>> _variation_reason(np.array([0.0, 0.0]))[0]
+    'no variation: no one changed (2 changes of 0)'
+    >>> _variation_reason(np.array([4.0, 4.0, 4.0]))[0]
+    'no variation: every pair changed by the same amount (4), so the t-test and dz are undefined'
+    """
+    if (d == 0).all():
+        return f"no variation: no one changed ({d.size} changes of 0)", _T_STATS + _RANK_STATS + ["median_change_ci_low", "median_change_ci_high", "mean_change_ci_low", "mean_change_ci_high"]
+    if np.ptp(d) == 0:
+        return (f"no variation: every pair changed by the same amount ({d[0]:g}), so the t-test and dz are "
+                "undefined", _T_STATS)
+    return "", []
+
+
 def _one_change(x: pd.Series, y: pd.Series, n_resamples: int, seed: int, caught: list) -> dict:
-    """One outcome in one analysis set; ``caught`` holds the warnings raised meanwhile."""
+    """One outcome in one analysis set; ``caught`` holds the warnings raised meanwhile.
+
+    Known conditions become a reason in ``not_estimable`` with the statistics they void as NaN:
+    fewer than 2 pairs (descriptives only), and :func:`_variation_reason`. A reason that
+    :func:`analysis.stats.paired.paired_change` itself reports (its ``not_estimable``) is kept.
+    """
     keep = x.notna() & y.notna()
     xs, ys = x[keep], y[keep]
     row = {"n_pairs": int(keep.sum()), "n_excluded_missing": int((~keep).sum()),
            "mean_t0": xs.mean(), "sd_t0": xs.std(ddof=1), "median_t0": xs.median(),
-           "mean_t1": ys.mean(), "sd_t1": ys.std(ddof=1), "median_t1": ys.median(), "notes": ""}
+           "mean_t1": ys.mean(), "sd_t1": ys.std(ddof=1), "median_t1": ys.median(), "notes": "",
+           "not_estimable": ""}
     if keep.sum() < 2:
-        row["notes"] = "fewer than 2 pairs: no change statistics"
+        row["not_estimable"] = f"too few pairs (n = {int(keep.sum())}; at least 2 needed)"
+        if keep.sum() == 1:  # one change is a number, not a statistic of change
+            row["mean_change"] = row["median_change"] = float(ys.iloc[0] - xs.iloc[0])
         return row
     # The median's CI is a percentile bootstrap for every row (a choice, not a fallback):
     # for integer scores most leave-one-out medians are equal, so BCa's jackknife
     # acceleration is 0/0 and scipy returns no interval (Efron & Tibshirani 1993, ch. 14).
     res = ps.paired_change(xs.to_numpy(), ys.to_numpy(), median_ci_method="percentile",
                            n_resamples=n_resamples, seed=seed).iloc[0]
-    row.update(res.drop(["n_pairs", "n_excluded_missing", "mean_t0", "mean_t1"]).to_dict())
+    row.update(res.drop(["n_pairs", "n_excluded_missing", "mean_t0", "mean_t1", "not_estimable"],
+                        errors="ignore").to_dict())
+    reason, void = _variation_reason((ys - xs).to_numpy(dtype=float))
     # scipy warns once per degenerate bootstrap; say which interval it left empty (paired.py,
     # bootstrap_ci: e.g. the median of integer changes, or dz when a resample has no spread)
-    empty = [name for name, col in _BOOT_CIS.items() if pd.isna(row.get(col))]
-    other = sorted({str(w).split(".")[0] for w in caught if "BCa" not in str(w) and "invalid value" not in str(w)})
+    empty = [name for name, col in _BOOT_CIS.items() if pd.isna(row.get(col)) and col not in void]
+    other = sorted({str(w).split(".")[0] for w in caught if "BCa" not in str(w) and "invalid value" not in str(w)
+                    and not reason})
     row["notes"] = "; ".join(([f"BCa interval not computable (degenerate bootstrap distribution): {', '.join(empty)}"]
                               if empty else []) + other)
+    for col in void:
+        row[col] = np.nan
+    given = str(res.get("not_estimable", "") or "")
+    if reason and reason_key(reason) in {reason_key(p) for p in _split_reasons(given)}:
+        reason = ""  # paired_change already says it (its wording)
+    row["not_estimable"] = _join_reasons(given, reason)
     return row
 
 
@@ -342,31 +540,9 @@ def _workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-@contextlib.contextmanager
-def _warnings_per_thread():
-    """Record warnings per worker thread (``local.caught``); other threads' warnings show as usual.
-
-    ``warnings.catch_warnings(record=True)`` swaps process-wide state and is not thread-safe
-    (before Python 3.14), so the workers share one hook that files each warning under the
-    thread that raised it.
-    """
-    local = threading.local()
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        shown = warnings.showwarning
-
-        def record(message, category, filename, lineno, file=None, line=None):
-            if hasattr(local, "caught"):
-                local.caught.append(message)
-            else:
-                shown(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = record
-        yield local
-
-
 def change_table(pairs: pd.DataFrame, info: pd.DataFrame, *, scopes=("all", "site", "interval_ok"),
-                 n_resamples: int | None = None, seed: int | None = None, alpha: float | None = None) -> pd.DataFrame:
+                 n_resamples: int | None = None, seed: int | None = None, alpha: float | None = None,
+                 sites=None, settings: dict | None = None) -> pd.DataFrame:
     """Per analysis set and outcome: descriptives, change with CIs, tests, effect sizes, Holm.
 
     Parameters
@@ -378,49 +554,69 @@ def change_table(pairs: pd.DataFrame, info: pd.DataFrame, *, scopes=("all", "sit
     scopes : sequence of {"all", "site", "interval_ok"}
         Analysis sets (see the module docstring).
     n_resamples, seed, alpha : optional
-        Default from ``analysis/study.yaml``.
+        Default from ``analysis/study.yaml`` (alpha: ``paired.alpha``).
+    sites : sequence, optional
+        Sites that get a ``"site"`` set even without pairs (e.g. every interviewee dropped
+        out): their rows say "too few pairs (n = 0 ...)". Default: the sites in ``pairs``.
+    settings : dict, optional
+        :func:`paired_settings` (the pre-specified primary test and Holm families).
 
     Returns
     -------
     pandas.DataFrame
         ``paired_changes`` (columns in the module docstring). Holm's adjustment is applied to
-        ``p_t`` and ``p_wilcoxon`` separately, over the outcomes of one scope and site.
+        ``p_t`` and ``p_wilcoxon`` separately, within each pre-specified family
+        (``holm_family``) of one scope and site; ``p_primary`` / ``p_primary_holm`` are those
+        of the pre-specified primary test.
 
     Notes
     -----
     Statistics from :func:`analysis.stats.paired.paired_change` (zeros dropped in the
     Wilcoxon test and the rank-biserial correlation; exact p up to 200 non-zero changes; BCa
     bootstrap resampling persons). A set with fewer than two complete pairs gets descriptives
-    only.
+    only; changes without variation void the statistics they make undefined
+    (:func:`_variation_reason`); the reason is in ``not_estimable``. A p-value that could not
+    be computed is left out of Holm's family (``holm_m_t``, ``holm_m_wilcoxon`` count those
+    that were), as R's ``p.adjust`` does.
     """
     n_resamples, seed, alpha = _settings(n_resamples, seed, alpha)
-    tasks = [(scope, site, g, meta) for scope, site, g in _groups(pairs, scopes) for _, meta in info.iterrows()]
+    settings = settings or paired_settings()
+    family = outcome_families(info, settings)
+    tasks = [(scope, site, g, meta) for scope, site, g in _groups(pairs, scopes, sites) for _, meta in info.iterrows()]
 
     def one(task) -> dict:
         scope, site, g, meta = task
-        local.caught = []
         row = {"scope": scope, "site": site, **meta[["outcome", "label", "label_short", "instrument", "order",
                                                      "higher_is_better", "scale_low", "scale_high"]].to_dict()}
-        row.update(_one_change(*_xy(g, meta["outcome"]), n_resamples, seed, local.caught))
+        with threadwarnings.recorded() as caught:  # this thread's warnings, filed under this row
+            row.update(_one_change(*_xy(g, meta["outcome"]), n_resamples, seed, caught))
         return row
 
     # Outcomes are independent and numpy releases the GIL in the bootstrap's array work, so
     # threads use both cores (1.7 times faster at 1,800 pairs); every bootstrap has its own
     # generator from the seed, so the results do not depend on the order (tested).
-    with _warnings_per_thread() as local, ThreadPoolExecutor(max(1, min(_workers(), len(tasks)))) as pool:
+    with threadwarnings.per_thread(), ThreadPoolExecutor(max(1, min(_workers(), len(tasks)))) as pool:
         rows = list(pool.map(one, tasks))
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=None if rows else ["scope", "site", "outcome", "higher_is_better"])
     for col in ("p_t", "p_wilcoxon", "dz", "dz_ci_low", "dz_ci_high"):
         if col not in out:
             out[col] = np.nan
+    out["holm_family"] = out["outcome"].map(family).astype(object)
+    out["family_size"] = out["holm_family"].map(family.value_counts()).fillna(0).astype(int)
     out["p_t_holm"] = np.nan
     out["p_wilcoxon_holm"] = np.nan
-    out["holm_m"] = 0
-    for _, idx in out.groupby(["scope", "site"], sort=False).groups.items():
-        for p, adj in (("p_t", "p_t_holm"), ("p_wilcoxon", "p_wilcoxon_holm")):
+    out["holm_m_t"] = 0
+    out["holm_m_wilcoxon"] = 0
+    for _, idx in out.groupby(["scope", "site", "holm_family"], sort=False).groups.items():
+        for p, adj, m in (("p_t", "p_t_holm", "holm_m_t"), ("p_wilcoxon", "p_wilcoxon_holm", "holm_m_wilcoxon")):
             h = ps.holm(out.loc[idx, p].astype(float), alpha=alpha)
             out.loc[idx, adj] = h["p_holm"].to_numpy()
-            out.loc[idx, "holm_m"] = int(h["m"].iloc[0])
+            out.loc[idx, m] = int(h["m"].iloc[0])
+    test = settings["primary_test"]
+    out["primary_test"] = {"t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"}[test]
+    out["p_primary"] = out["p_t" if test == "t" else "p_wilcoxon"].astype(float)
+    out["p_primary_holm"] = out["p_t_holm" if test == "t" else "p_wilcoxon_holm"].astype(float)
+    out["holm_m_primary"] = out["holm_m_t" if test == "t" else "holm_m_wilcoxon"].astype(int)
     sign = np.where(out["higher_is_better"].astype(bool), 1.0, -1.0)
     out["dz_improvement"] = sign * out["dz"].astype(float)
     lo, hi = sign * out["dz_ci_low"].astype(float), sign * out["dz_ci_high"].astype(float)
@@ -432,35 +628,90 @@ def change_table(pairs: pd.DataFrame, info: pd.DataFrame, *, scopes=("all", "sit
              "mean_change_ci_high", "median_change", "median_change_ci_low", "median_change_ci_high",
              "median_change_ci_method", "t_test", "t", "df", "p_t", "mean_change_t_ci_low", "mean_change_t_ci_high", "p_t_holm",
              "wilcoxon_test", "wilcoxon_method", "zero_method", "n_zero", "ties", "r_plus", "r_minus",
-             "p_wilcoxon", "p_wilcoxon_holm", "holm_m", "dz", "dz_ci_low", "dz_ci_high", "dz_boot_ci_low",
-             "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high",
+             "p_wilcoxon", "p_wilcoxon_holm", "holm_family", "family_size", "holm_m_t", "holm_m_wilcoxon",
+             "primary_test", "p_primary", "p_primary_holm", "holm_m_primary", "dz", "dz_ci_low", "dz_ci_high",
+             "dz_boot_ci_low", "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high",
              "dz_improvement", "dz_improvement_ci_low", "dz_improvement_ci_high", "confidence_level",
-             "ci_method", "n_resamples", "seed", "notes"]
+             "ci_method", "n_resamples", "seed", "notes", "not_estimable"]
     for col in first:
         if col not in out:
             out[col] = np.nan
     out["n_zero"] = out["n_zero"].fillna(0).astype(int)
+    out["notes"] = out["notes"].fillna("").astype(str)
+    out["not_estimable"] = out["not_estimable"].fillna("").astype(str)
     return out[first]
 
 
 # --- mixed model, reliable change, power ------------------------------------------------------
 
 
+#: The rule of ``agrees_with_paired`` in ``paired_mixed_model`` (its ``agreement_rule`` column).
+AGREEMENT_RULE = ("agrees when the paired mean change (all pairs) lies inside the mixed model's 95% CI of the "
+                  "wave effect and the two estimates do not have opposite signs")
+
+_MM_STATS = ["estimate", "se", "z", "p", "ci_low", "ci_high", "person_variance", "residual_variance"]
+#: The mixed model's t reference (df = complete pairs - 1, paired.mixed_model_wave): with a few
+#: persons the Wald z is anti-conservative, so the small-sample p and interval stand beside it.
+_MM_T = ["df_t", "p_t", "ci_t_low", "ci_t_high"]
+
+
+def _agreement(paired: float, est: float, lo: float, hi: float) -> object:
+    """:data:`AGREEMENT_RULE` (pd.NA when either estimate is missing).
+
+    >>> _agreement(1.0, 1.2, 0.1, 2.3), _agreement(-0.1, 0.5, -1.0, 2.0), _agreement(np.nan, 1.0, 0.0, 2.0)
+    (True, False, <NA>)
+    """
+    if not all(np.isfinite(v) for v in (paired, est, lo, hi)):
+        return pd.NA
+    return bool(lo <= paired <= hi and np.sign(paired) * np.sign(est) >= 0)
+
+
 def mixed_models(interviews: pd.DataFrame, info: pd.DataFrame, changes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sensitivity analysis: score ~ wave + site + (1 | person) per outcome, all interviews.
 
     Uses :func:`analysis.stats.paired.mixed_model_wave` on the long table, so persons seen only
-    at T0 contribute (under missing at random). With one site only, site is left out.
+    at T0 contribute (under missing at random). Site is left out when the outcome was observed
+    at one site only (``model`` says so). No observation of the outcome at one of the waves:
+    a row with the reason ("too few pairs"), nothing fitted. Statistical conditions the model
+    function reports (its ``not_estimable``) are kept.
+
+    With ``changes``, each row gets ``paired_mean_change`` and ``paired_n_pairs`` (scope
+    "all") and the agreement flag ``agrees_with_paired`` by :data:`AGREEMENT_RULE` (written in
+    ``agreement_rule``); NA when either side could not be estimated.
     """
-    multi_site = interviews["site"].nunique() > 1
     rows = []
     for o, meta in info.iterrows():
-        r = ps.mixed_model_wave(interviews, o, person="person_id", site="site" if multi_site else None).iloc[0]
-        rows.append({"outcome": o, "label": meta["label"], **r.to_dict()})
-    out = pd.DataFrame(rows)
+        y = pd.to_numeric(interviews[o], errors="coerce") if o in interviews else pd.Series(dtype=float)
+        seen = interviews.loc[y.notna().to_numpy()] if len(interviews) else interviews
+        base = {"outcome": o, "label": meta["label"]}
+        waves = set(seen["wave"]) if len(seen) else set()
+        if not {"T0", "T1"} <= waves:
+            absent = [w for w in ("T0", "T1") if w not in waves]
+            rows.append({**base, "model": f"{o} ~ wave + (1 | person); REML, Wald z", "term": "wave (T1 vs T0)",
+                         "n_obs": int(len(seen)), "n_persons": int(seen["person_id"].nunique()) if len(seen) else 0,
+                         "n_complete_pairs": 0, "n_sites": int(seen["site"].nunique()) if len(seen) else 0,
+                         "converged": pd.NA, "fit_warnings": "",
+                         "not_estimable": f"too few pairs (no {' or '.join(absent)} score of this outcome)"})
+            continue
+        site = "site" if seen["site"].nunique() > 1 else None
+        r = ps.mixed_model_wave(interviews, o, person="person_id", site=site).iloc[0]
+        rows.append({**base, **r.to_dict(), "not_estimable": str(r.get("not_estimable", "") or "")})
+    cols = ["outcome", "label", "model", "term", *_MM_STATS[:6], *_MM_T, "n_obs", "n_persons", "n_complete_pairs", "n_sites",
+            "person_variance", "residual_variance", "converged", "fit_warnings", "not_estimable"]
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    out["not_estimable"] = out["not_estimable"].fillna("").astype(str)
+    out["fit_warnings"] = out["fit_warnings"].fillna("").astype(str)
+    for c in ("n_obs", "n_persons", "n_complete_pairs"):
+        out[c] = out[c].fillna(0).astype(int)
     if changes is not None:
-        ref = changes[changes["scope"] == "all"].set_index("outcome")["mean_change"]
-        out["paired_mean_change"] = out["outcome"].map(ref)
+        ref = changes[changes["scope"] == "all"].set_index("outcome")
+        out["paired_mean_change"] = out["outcome"].map(ref["mean_change"]).astype(float)
+        out["paired_n_pairs"] = out["outcome"].map(ref["n_pairs"]).fillna(0).astype(int)
+        out["agrees_with_paired"] = pd.array(
+            [_agreement(a, e, lo, hi) for a, e, lo, hi in zip(out["paired_mean_change"], out["estimate"].astype(float),
+                                                              out["ci_low"].astype(float), out["ci_high"].astype(float))],
+            dtype="boolean")
+        out["agreement_rule"] = AGREEMENT_RULE
     return out
 
 
@@ -493,14 +744,33 @@ def rci_tables(interviews: pd.DataFrame, pairs: pd.DataFrame, info: pd.DataFrame
         entry = _verified_reliability(o)
         base = {"outcome": o, "label": meta["label"]}
         if entry is None:
-            counts.append({**base, "status": NOT_COMPUTED, "status_nl": NOT_COMPUTED_NL, "category": None})
+            counts.append({**base, "status": NOT_COMPUTED, "status_nl": NOT_COMPUTED_NL, "category": None,
+                           "not_estimable": ""})
             continue
-        sd_t0 = float(t0[o].astype("Float64").astype(float).std(ddof=1))
+        base_t0 = t0[o].astype("Float64").astype(float).dropna()
+        sd_t0 = float(base_t0.std(ddof=1)) if len(base_t0) >= 2 else np.nan
         x, y = _xy(pairs, o)
+        n_pairs = int((x.notna() & y.notna()).sum())
+        # the known conditions: no SD of T0 (fewer than 2 scores, or all equal), no pairs
+        reason = (f"too few respondents (n = {len(base_t0)} T0 scores; at least 2 needed for the SD)"
+                  if len(base_t0) < 2 else
+                  f"no variation: all {len(base_t0)} T0 scores are equal (SD 0), so no reliable-change threshold"
+                  if sd_t0 == 0 else f"too few pairs (n = {n_pairs}; at least 1 needed)" if n_pairs == 0 else "")
+        if reason:
+            for cat in RCI_CATEGORY_NL:
+                counts.append({**base, "status": "computed", "status_nl": "berekend", "category": cat,
+                               "category_nl": RCI_CATEGORY_NL[cat], "n_classified": n_pairs,
+                               "n_missing": int(len(x) - n_pairs), "reliability": float(entry["reliability"]),
+                               "reliability_kind": entry["kind"], "reliability_source": entry["source"],
+                               "higher_is_better": bool(entry["higher_is_better"]), "sd_t0": sd_t0,
+                               "criterion": RCI_CRITERION, "not_estimable": reason})
+            continue
         r = ps.reliable_change(x, y, scale=o, sd_t0=sd_t0, criterion=RCI_CRITERION)
         c = ps.reliable_change_counts(r)
         for _, row in c.iterrows():
             counts.append({**base, "status": "computed", "status_nl": "berekend", **row.to_dict(),
+                           "category_nl": RCI_CATEGORY_NL[row["category"]],
+                           "not_estimable": str(row.get("not_estimable", "") or ""),
                            "reliability": float(entry["reliability"]), "reliability_kind": entry["kind"],
                            "reliability_source": entry["source"], "higher_is_better": bool(entry["higher_is_better"]),
                            "sd_t0": sd_t0, "s_diff": float(r["s_diff"].iloc[0]), "criterion": RCI_CRITERION,
@@ -509,10 +779,11 @@ def rci_tables(interviews: pd.DataFrame, pairs: pd.DataFrame, info: pd.DataFrame
                                      "outcome": o, "t0": r["t0"].to_numpy(), "t1": r["t1"].to_numpy(),
                                      "change": r["change"].to_numpy(), "rci": r["rci"].to_numpy(),
                                      "category": r["category"].astype(object).to_numpy()}))
-    cols = ["outcome", "label", "status", "status_nl", "category", "n", "proportion", "n_classified", "n_missing",
-            "reliability", "reliability_kind", "reliability_source", "higher_is_better", "sd_t0", "s_diff",
-            "criterion", "reliable_change_threshold"]
+    cols = ["outcome", "label", "status", "status_nl", "category", "category_nl", "n", "proportion", "n_classified",
+            "n_missing", "reliability", "reliability_kind", "reliability_source", "higher_is_better", "sd_t0", "s_diff",
+            "criterion", "reliable_change_threshold", "not_estimable"]
     counts = pd.DataFrame(counts).reindex(columns=cols)
+    counts["not_estimable"] = counts["not_estimable"].fillna("").astype(str)
     counts[["n", "n_classified", "n_missing"]] = counts[["n", "n_classified", "n_missing"]].astype("Int64")
     persons = pd.concat(persons, ignore_index=True) if persons else pd.DataFrame(
         columns=["person_id", "site", "outcome", "t0", "t1", "change", "rci", "category"])
@@ -523,34 +794,92 @@ def mde_table(changes: pd.DataFrame, *, alpha: float | None = None, power: float
     """Minimum detectable effect per scope, site and outcome for the achieved number of pairs.
 
     :func:`analysis.stats.paired.minimum_detectable_effect` (paired t-test, two-sided); in scale
-    units with the observed SD of the changes. Also at ``alpha / holm_m``: the threshold that
-    Holm's procedure applies to the smallest p-value of the family.
+    units with the observed SD of the changes. Also at ``alpha / family_size``: the threshold
+    that Holm's procedure applies to the smallest p-value of the outcome's pre-specified family
+    (``holm_family``; ``family_size`` outcomes). Not estimable (fewer than 2 pairs; no SD of
+    the changes for the value in scale units): NaN with the reason in ``not_estimable``.
     """
     _, _, alpha = _settings(None, None, alpha)
     rows = []
     cache: dict = {}
+
+    def mde(n, a):
+        if (n, a) not in cache:
+            r = ps.minimum_detectable_effect(n, alpha=a, power=power).iloc[0]
+            cache[(n, a)] = (float(r["dz"]), str(r.get("not_estimable", "") or ""))
+        return cache[(n, a)]
+
     for _, r in changes.iterrows():
-        n, m = int(r["n_pairs"]), int(r["holm_m"]) or 1
-        row = {"scope": r["scope"], "site": r["site"], "outcome": r["outcome"], "label": r["label"],
-               "n_pairs": n, "alpha": alpha, "power": power, "mde_dz": np.nan, "mde_dz_holm_strictest": np.nan,
-               "holm_m": m, "sd_change": r["sd_change"], "mde_change": np.nan,
-               "observed_dz": r["dz"], "observed_mean_change": r["mean_change"]}
-        if n >= 2:
-            for a, col in ((alpha, "mde_dz"), (alpha / m, "mde_dz_holm_strictest")):
-                if (n, a) not in cache:
-                    cache[(n, a)] = float(ps.minimum_detectable_effect(n, alpha=a, power=power)["dz"].iloc[0])
-                row[col] = cache[(n, a)]
-            sd = float(r["sd_change"])
-            row["mde_change"] = row["mde_dz"] * sd if np.isfinite(sd) and sd > 0 else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+        n, m = int(r["n_pairs"]), max(int(r["family_size"]), 1)
+        (dz, why), (dz_h, why_h) = mde(n, alpha), mde(n, alpha / m)
+        sd = float(r["sd_change"])
+        sd_ok = np.isfinite(sd) and sd > 0
+        sd_reason = "" if sd_ok or n < 2 else "no variation: the changes have SD 0, so no MDE in scale points"
+        rows.append({"scope": r["scope"], "site": r["site"], "outcome": r["outcome"], "label": r["label"],
+                     "n_pairs": n, "alpha": alpha, "power": power, "mde_dz": dz, "mde_dz_holm_strictest": dz_h,
+                     "holm_family": r["holm_family"], "family_size": int(r["family_size"]), "sd_change": sd,
+                     "mde_change": dz * sd if sd_ok else np.nan, "observed_dz": r["dz"],
+                     "observed_mean_change": r["mean_change"], "not_estimable": _join_reasons(why, why_h, sd_reason)})
+    cols = ["scope", "site", "outcome", "label", "n_pairs", "alpha", "power", "mde_dz", "mde_dz_holm_strictest",
+            "holm_family", "family_size", "sd_change", "mde_change", "observed_dz", "observed_mean_change",
+            "not_estimable"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def attrition_table(interviews: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
-    """:func:`analysis.interviews.attrition` for the outcome family, with labels."""
+    """:func:`analysis.interviews.attrition` for the outcome family, with labels and reasons.
+
+    ``not_estimable`` says why a mean or SD is missing: no completers or no drop-outs at that
+    site ("empty group"), or one person only for the SD ("too few respondents").
+    """
     out = ivmod.attrition(interviews, list(info.index))
     out.insert(2, "label", out["outcome"].map(info["label"]))
+
+    def why(r) -> str:
+        parts = []
+        for grp, nl in (("completers", "completers"), ("dropouts", "drop-outs")):
+            n = int(r[f"n_{grp}"])
+            where = "all sites" if r["site"] == "alle" else r["site"]
+            if n == 0:
+                parts.append(f"empty group: no {nl} with a T0 score at {where}")
+            elif n == 1:
+                parts.append(f"too few respondents (n = 1 {nl[:-1]} at {where}; an SD needs 2)")
+        return _join_reasons(*parts)
+
+    out["not_estimable"] = out.apply(why, axis=1).astype(str) if len(out) else pd.Series(dtype=str)
     return out
+
+
+def binary_table(pairs: pd.DataFrame, *, scopes=("all", "site", "interval_ok"), sites=None,
+                 settings: dict | None = None) -> pd.DataFrame:
+    """Paired yes/no outcomes (``paired.binary`` of study.yaml): share at T0 and T1, McNemar.
+
+    Per analysis set (as :func:`change_table`) and binary outcome: the paired 2 x 2 counts,
+    the shares, their difference (T1 - T0) with Newcombe's (1998) method-10 interval, and the
+    exact McNemar test (:func:`analysis.stats.paired_binary.paired_proportions`). The
+    thresholds come from the configuration: ``min`` = at least (lonely: De Jong Gierveld
+    total >= 2, the CBS measure), ``below`` = strictly less than (poor wellbeing: WHO-5 < 50).
+    Returns ``paired_binary`` (columns in the module docstring).
+    """
+    settings = settings or paired_settings()
+    rows = []
+    for scope, site, g in _groups(pairs, scopes, sites):
+        for name, spec in settings["binary"].items():
+            var = spec["variable"]
+            x, y = _xy(g, var)
+            if "min" in spec:
+                rule, cut = f">= {spec['min']:g}", float(spec["min"])
+                yes = lambda v: (v >= cut).where(v.notna())  # noqa: E731
+            else:
+                rule, cut = f"< {spec['below']:g}", float(spec["below"])
+                yes = lambda v: (v < cut).where(v.notna())  # noqa: E731
+            r = pbin.paired_proportions(yes(x).astype(object), yes(y).astype(object)).iloc[0]
+            rows.append({"scope": scope, "site": site, "outcome": name, "label": spec["nl"], "variable": var,
+                         "rule": f"{var} {rule}", **r.to_dict()})
+    cols = ["scope", "site", "outcome", "label", "variable", "rule", "n_pairs", "n_excluded_missing", "n_both",
+            "n_t0_only", "n_t1_only", "n_neither", "n_t0", "n_t1", "prop_t0", "prop_t1", "difference", "ci_low",
+            "ci_high", "ci_method", "confidence_level", "n_discordant", "test", "p_mcnemar", "not_estimable"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 # --- themes -----------------------------------------------------------------------------------
@@ -600,78 +929,123 @@ def cooccurrence(segments: pd.DataFrame, interviews: pd.DataFrame, cb: cbmod.Cod
         for c in chg:
             both = int((has[m] & has[c]).sum())
             nm, nc = int(has[m].sum()), int(has[c].sum())
+            why = (f"too few respondents (nobody interviewed at {wave})" if not n_iv else
+                   _join_reasons(f"empty group: nobody mentioned this change at {wave}" if not nc else "",
+                                 f"empty group: nobody mentioned this mechanism at {wave}" if not nm else ""))
             rows.append({"mechanism": m, "mechanism_label": labels[m]["nl"], "change": c,
                          "change_label": labels[c]["nl"], "n_both": both, "n_mechanism": nm, "n_change": nc,
                          "n_interviewed": n_iv, "pct_change_with_mechanism": 100 * both / nc if nc else np.nan,
-                         "lift": both * n_iv / (nm * nc) if nm and nc else np.nan})
+                         "lift": both * n_iv / (nm * nc) if nm and nc else np.nan, "not_estimable": why})
     return pd.DataFrame(rows)
 
 
 # --- summary and text -------------------------------------------------------------------------
 
 
-def summary_table(res: dict, *, alpha: float | None = None, window: tuple[float, float] | None = None) -> pd.DataFrame:
-    """Headline numbers for the report text: ``key``, ``value`` (unrounded), ``label`` (Dutch)."""
+def summary_table(res: dict, *, alpha: float | None = None, window: tuple[float, float] | None = None,
+                  settings: dict | None = None) -> pd.DataFrame:
+    """Headline numbers for the report text: ``key``, ``value`` (unrounded), ``label`` (Dutch),
+    ``n_basis`` (the persons the value rests on when that can be fewer than all, else "").
+
+    The headline counts of significant changes come from the pre-specified primary test and
+    family only (``paired`` in study.yaml): ``n_holm_below_alpha_<family>`` per family (Holm
+    within the family, primary test), ``primary_test``. Values that could not be computed
+    are NaN; :func:`not_estimable_text` says why.
+    """
+    settings = settings or paired_settings()
     _, _, alpha = _settings(None, None, alpha)
     lo, hi = window or ivmod.interval_window()
     iv, pr, ch, mde, rci, seg = (res[k] for k in ("interviews", "pairs", "changes", "mde", "rci", "segments"))
     items = []
 
-    def add(key, value, label):
-        items.append({"key": key, "value": value, "label": label})
+    def add(key, value, label, n_basis=""):
+        items.append({"key": key, "value": value, "label": label, "n_basis": n_basis})
 
-    add("n_persons_t0", int((iv["wave"] == "T0").sum()), "Geïnterviewden op T0")
+    n_t0, n_pairs = int((iv["wave"] == "T0").sum()), len(pr)
+    add("n_persons_t0", n_t0, "Geïnterviewden op T0")
     add("n_persons_t1", int((iv["wave"] == "T1").sum()), "Geïnterviewden op T1")
-    add("n_pairs", len(pr), "Personen met beide interviews (paren)")
-    add("n_dropouts", int((iv["wave"] == "T0").sum()) - len(pr), "Uitvallers (alleen T0)")
+    add("n_pairs", n_pairs, "Bezoekers die twee keer zijn geïnterviewd (T0 en T1: paren)")
+    add("n_dropouts", n_t0 - n_pairs, "Uitvallers (alleen T0)")
     add("n_sites", int(iv["site"].nunique()), "Krachtpunten")
     months = pr["interval_months"].astype(float)
-    add("interval_months_mean", months.mean(), "Gemiddelde tijd tussen T0 en T1 (maanden)")
-    add("interval_months_min", months.min(), "Kortste tijd tussen T0 en T1 (maanden)")
-    add("interval_months_max", months.max(), "Langste tijd tussen T0 en T1 (maanden)")
+    add("interval_months_mean", months.mean(), "Gemiddelde tijd tussen T0 en T1 (maanden)", n_pairs)
+    add("interval_months_min", months.min(), "Kortste tijd tussen T0 en T1 (maanden)", n_pairs)
+    add("interval_months_max", months.max(), "Langste tijd tussen T0 en T1 (maanden)", n_pairs)
     add("n_interval_outside", int((~pr["interval_ok"].fillna(True).astype(bool)).sum()),
         f"Paren buiten het venster van {lo:g}-{hi:g} maanden")
     add("interval_window_low", lo, "Venster T0-T1: ondergrens (maanden)")
     add("interval_window_high", hi, "Venster T0-T1: bovengrens (maanden)")
     all_m = mde[mde["scope"] == "all"]
+    fams = list(settings["families"])
+    primary = fams[0]
     add("mde_dz_all", float(all_m["mde_dz"].min()),
         "Kleinste aantoonbare effect (dz, 80% power) bij alle paren (uitkomst met de meeste paren)")
-    add("mde_dz_all_holm", float(all_m["mde_dz_holm_strictest"].min()),
-        "Idem, bij de strengste Holm-drempel (alpha gedeeld door het aantal uitkomsten)")
+    prim_m = all_m[all_m["holm_family"] == primary]
+    add("mde_dz_all_holm_primary", float(prim_m["mde_dz_holm_strictest"].min()),
+        f"Idem, bij de strengste Holm-drempel van de {settings['families_nl'][primary]} "
+        "(alpha gedeeld door hun aantal)")
     site_n = pr.groupby("site").size()
-    add("median_pairs_per_site", float(site_n.median()), "Mediaan aantal paren per krachtpunt")
-    if len(site_n) and site_n.median() >= 2:
-        add("mde_dz_site", float(ps.minimum_detectable_effect(int(site_n.median()), alpha=alpha, power=POWER)["dz"].iloc[0]),
-            "Kleinste aantoonbare effect (dz, 80% power) per krachtpunt (mediaan aantal paren)")
+    add("median_pairs_per_site", float(site_n.median()) if len(site_n) else np.nan,
+        "Mediaan aantal paren per krachtpunt")
+    mde_site = ps.minimum_detectable_effect(int(site_n.median()), alpha=alpha, power=POWER).iloc[0] \
+        if len(site_n) else None
+    add("mde_dz_site", float(mde_site["dz"]) if mde_site is not None else np.nan,
+        "Kleinste aantoonbare effect (dz, 80% power) per krachtpunt (mediaan aantal paren)")
     allc = ch[ch["scope"] == "all"].set_index("outcome")
+    all_m_o = all_m.set_index("outcome")
     for o, r in allc.iterrows():
-        add(f"mean_change_{o}", r["mean_change"], f"Gemiddelde verandering T1-T0: {r['label']}")
-        add(f"mean_change_ci_low_{o}", r["mean_change_ci_low"], f"95%-BI ondergrens: {r['label']}")
-        add(f"mean_change_ci_high_{o}", r["mean_change_ci_high"], f"95%-BI bovengrens: {r['label']}")
-        add(f"dz_{o}", r["dz"], f"Cohen's dz: {r['label']}")
-        add(f"p_t_holm_{o}", r["p_t_holm"], f"p (gepaarde t-toets, Holm-gecorrigeerd): {r['label']}")
-        add(f"p_wilcoxon_holm_{o}", r["p_wilcoxon_holm"], f"p (Wilcoxon, Holm-gecorrigeerd): {r['label']}")
-        m = all_m.set_index("outcome").loc[o]
-        add(f"mde_change_{o}", m["mde_change"], f"Kleinste aantoonbare verandering in schaalpunten: {r['label']}")
-    add("n_outcomes_holm_t", int((allc["p_t_holm"] < alpha).sum()),
-        f"Uitkomsten met Holm-gecorrigeerde p < {_num(alpha)} (t-toets)")
-    add("n_outcomes_holm_wilcoxon", int((allc["p_wilcoxon_holm"] < alpha).sum()),
-        f"Uitkomsten met Holm-gecorrigeerde p < {_num(alpha)} (Wilcoxon)")
-    who = rci[(rci["outcome"] == "who5") & (rci["status"] == "computed")]
-    cat_nl = {"improved": "betrouwbaar verbeterd", "unchanged": "geen betrouwbare verandering",
-              "worse": "betrouwbaar verslechterd"}
+        n = int(r["n_pairs"])
+        add(f"mean_change_{o}", r["mean_change"], f"Gemiddelde verandering T1-T0: {r['label']}", n)
+        add(f"mean_change_ci_low_{o}", r["mean_change_ci_low"], f"95%-BI ondergrens: {r['label']}", n)
+        add(f"mean_change_ci_high_{o}", r["mean_change_ci_high"], f"95%-BI bovengrens: {r['label']}", n)
+        add(f"dz_{o}", r["dz"], f"Cohen's dz: {r['label']}", n)
+        add(f"p_primary_holm_{o}", r["p_primary_holm"],
+            f"p ({TEST_NL[settings['primary_test']]}, Holm binnen de "
+            f"{settings['families_nl'][r['holm_family']]}): {r['label']}", n)
+        add(f"mde_change_{o}", all_m_o.loc[o, "mde_change"] if o in all_m_o.index else np.nan,
+            f"Kleinste aantoonbare verandering in schaalpunten: {r['label']}", n)
+    add("primary_test", settings["primary_test"],
+        f"Vooraf gekozen primaire toets: {TEST_NL[settings['primary_test']]}")
+    add("alpha", alpha, "Significantieniveau (tweezijdig; Holm binnen elke familie)")
+    for f in fams:
+        sub = allc[allc["holm_family"] == f]
+        add(f"n_outcomes_family_{f}", len(sub), f"Aantal {settings['families_nl'][f]} (Holm-familie)")
+        add(f"n_holm_below_alpha_{f}", int((sub["p_primary_holm"] < alpha).sum()),
+            f"{settings['families_nl'][f].capitalize()} met Holm-gecorrigeerde p < {_num(alpha)} "
+            f"({TEST_NL[settings['primary_test']]}, alle paren)")
+        add(f"n_not_tested_{f}", int(sub["p_primary"].isna().sum()),
+            f"{settings['families_nl'][f].capitalize()} waarvoor de primaire toets niet te berekenen was")
+    who = rci[(rci["outcome"] == "who5") & (rci["status"] == "computed") & (rci["not_estimable"] == "")]
     for _, r in who.iterrows():
-        add(f"rci_who5_{r['category']}", int(r["n"]), f"WHO-5: {cat_nl[r['category']]} (personen, RCI)")
-    if len(who):
-        add("rci_who5_threshold", float(who["reliable_change_threshold"].iloc[0]),
-            "WHO-5: kleinste betrouwbare verandering (punten, RCI)")
-    add("n_rci_not_computed", int((rci["status"] == NOT_COMPUTED).sum()),
+        key = {"unchanged": "no_reliable_change"}.get(r["category"], r["category"])
+        add(f"rci_who5_{key}", int(r["n"]), f"WHO-5: {RCI_CATEGORY_NL[r['category']]} (personen, RCI)")
+    add("rci_who5_threshold", float(who["reliable_change_threshold"].iloc[0]) if len(who) else np.nan,
+        "WHO-5: kleinste betrouwbare verandering (punten, RCI)")
+    add("n_rci_not_computed", int(rci.loc[rci["status"] == NOT_COMPUTED, "outcome"].nunique()),
         "Uitkomsten zonder RCI (geen geverifieerde betrouwbaarheid)")
+    mm = res.get("mixed_model")
+    if mm is not None and "agrees_with_paired" in mm:
+        judged = mm["agrees_with_paired"].notna()
+        add("n_outcomes_mixed_model_judged", int(judged.sum()),
+            "Uitkomsten waarbij gemengd model en gepaarde schatting vergeleken konden worden")
+        add("n_outcomes_mixed_model_agrees", int(mm["agrees_with_paired"].fillna(False).sum()),
+            f"Uitkomsten waarbij het gemengde model overeenkomt met de gepaarde schatting "
+            f"({settings['agreement_rule_nl']})")
+    b = res.get("binary")
+    if b is not None:
+        for _, r in b[b["scope"] == "all"].iterrows():
+            n = int(r["n_pairs"])
+            for col, what in (("prop_t0", "aandeel op T0"), ("prop_t1", "aandeel op T1"),
+                              ("difference", "verschil T1 - T0"), ("ci_low", "95%-BI ondergrens van het verschil"),
+                              ("ci_high", "95%-BI bovengrens van het verschil"), ("p_mcnemar", "p (exacte McNemar-toets)")):
+                add(f"{col}_{r['outcome']}", r[col], f"{r['label']}: {what}", n)
     add("n_segments", len(seg), "Gecodeerde fragmenten")
     add("n_codes_used", int(seg["code"].nunique()), "Gebruikte codes")
     out = pd.DataFrame(items)
-    # counts stay whole numbers in the CSV ("21", not "21.0")
-    out["value"] = pd.Series([v if isinstance(v, int) else float(v) for v in (i["value"] for i in items)], dtype=object)
+    # counts stay whole numbers in the CSV ("21", not "21.0"); a text value (primary_test) stays text
+    out["value"] = pd.Series([v if isinstance(v, (int, str)) else float(v) for v in (i["value"] for i in items)],
+                             dtype=object)
+    out["n_basis"] = pd.Series([i["n_basis"] for i in items], dtype=object)
     return out
 
 
@@ -682,35 +1056,52 @@ def _summary_value(summary: pd.DataFrame, key: str):
     return s[key]
 
 
-def mde_text(summary: pd.DataFrame, changes: pd.DataFrame | None = None) -> str:
+def _finite(v) -> bool:
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
+def mde_text(summary: pd.DataFrame, changes: pd.DataFrame | None = None, settings: dict | None = None) -> str:
     """What n pairs can and cannot show, in plain Dutch (Markdown), from the computed numbers.
 
     Every number in the text comes from ``summary`` (``paired_summary``), so the text follows
-    the data. ``changes`` (optional) adds the WHO-5 example in scale points.
+    the data; a number that could not be computed (too few pairs) is not written, the text
+    says that instead. ``changes`` is accepted for compatibility and not needed.
     """
-    n = int(_summary_value(summary, "n_pairs"))
-    n0 = int(_summary_value(summary, "n_persons_t0"))
-    dz = float(_summary_value(summary, "mde_dz_all"))
-    dz_h = float(_summary_value(summary, "mde_dz_all_holm"))
+    settings = settings or paired_settings()
+    n = _summary_value(summary, "n_pairs")
+    n0 = _summary_value(summary, "n_persons_t0")
+    dz = _summary_value(summary, "mde_dz_all")
+    dz_h = _summary_value(summary, "mde_dz_all_holm_primary")
+    primary = next(iter(settings["families"]))
+    m = _summary_value(summary, f"n_outcomes_family_{primary}")
     keys = set(summary["key"])
-    site = ("mde_dz_site" in keys, )
-    text = [
-        f"**Wat {n} paren wel en niet kunnen laten zien.** Van de {n0} mensen die aan het begin "
-        f"zijn geïnterviewd, zijn er {n} ook na ongeveer een half jaar opnieuw gesproken. Met zo'n "
-        f"kleine groep kan het onderzoek alleen **grote** veranderingen met enige zekerheid vaststellen. "
-        f"Een verandering moet gemiddeld minstens {fmt.number(dz, 2)} keer zo groot zijn als de "
-        f"spreiding van de veranderingen tussen personen (Cohen's dz) om in 8 van de 10 vergelijkbare "
-        f"onderzoeken op te vallen (80% kans, p < 0,05). Omdat we {int(changes['holm_m'].max()) if changes is not None else 17} "
-        f"uitkomsten tegelijk bekijken en daarvoor corrigeren (Holm), moet de duidelijkste verandering "
-        f"zelfs {fmt.number(dz_h, 2)} keer die spreiding zijn."
-    ]
-    if "mde_change_who5" in keys and np.isfinite(float(_summary_value(summary, "mde_change_who5"))):
+    def count(v) -> str:  # a published count may be "<5"
+        return "minder dan vijf" if isinstance(v, str) and v.startswith("<") else fmt.number(float(v), 0)
+
+    head = (f"**Wat {count(n)} paren wel en niet kunnen laten zien.** Van de {count(n0)} mensen die aan het "
+            f"begin zijn geïnterviewd, zijn er {count(n)} ook na ongeveer een half jaar opnieuw gesproken.")
+    if not _finite(dz):
+        text = [head + " Dat zijn te weinig paren om een kleinste aantoonbare verandering te berekenen "
+                "(daarvoor zijn er minstens twee nodig); er valt met deze aantallen niets te toetsen."]
+    else:
+        text = [head + f" Met zo'n kleine groep kan het onderzoek alleen **grote** veranderingen met enige "
+                f"zekerheid vaststellen. Een verandering moet gemiddeld minstens {fmt.number(float(dz), 2)} keer zo "
+                f"groot zijn als de spreiding van de veranderingen tussen personen (Cohen's dz) om in 8 van de 10 "
+                f"vergelijkbare onderzoeken op te vallen (80% kans, p < {_num(settings['alpha'])})."]
+        if _finite(dz_h):
+            text[0] += (f" De {count(m)} {settings['families_nl'][primary]} zijn vooraf gekozen en "
+                        f"samen gecorrigeerd voor meervoudig toetsen (Holm); daar moet de duidelijkste verandering "
+                        f"zelfs {fmt.number(float(dz_h), 2)} keer die spreiding zijn.")
+    if "mde_change_who5" in keys and _finite(_summary_value(summary, "mde_change_who5")):
         pts = float(_summary_value(summary, "mde_change_who5"))
         text.append(
             f"Voor welbevinden (WHO-5, 0-100) betekent dat: een gemiddelde vooruitgang van minder dan "
             f"ongeveer {fmt.number(pts, 0)} punten valt in deze groep meestal niet op, ook als die er wel is "
             f"(10 punten geldt als een betekenisvolle verandering voor één persoon).")
-    if site[0]:
+    if _finite(_summary_value(summary, "mde_dz_site")):
         text.append(
             f"Per krachtpunt zijn er maar zo'n {fmt.number(float(_summary_value(summary, 'median_pairs_per_site')), 0)} "
             f"paren; daar zou een verandering van {fmt.number(float(_summary_value(summary, 'mde_dz_site')), 1)} keer de "
@@ -733,28 +1124,77 @@ def mde_text(summary: pd.DataFrame, changes: pd.DataFrame | None = None) -> str:
 _CHANGE_STATS = ["mean_t0", "sd_t0", "median_t0", "mean_t1", "sd_t1", "median_t1", "mean_change", "sd_change",
                  "mean_change_ci_low", "mean_change_ci_high", "median_change", "median_change_ci_low",
                  "median_change_ci_high", "t", "df", "p_t", "mean_change_t_ci_low", "mean_change_t_ci_high", "p_t_holm",
-                 "ties", "r_plus", "r_minus", "p_wilcoxon", "p_wilcoxon_holm", "dz", "dz_ci_low",
-                 "dz_ci_high", "dz_boot_ci_low", "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low",
+                 "ties", "r_plus", "r_minus", "p_wilcoxon", "p_wilcoxon_holm", "p_primary", "p_primary_holm", "dz",
+                 "dz_ci_low", "dz_ci_high", "dz_boot_ci_low", "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low",
                  "rank_biserial_ci_high", "dz_improvement", "dz_improvement_ci_low", "dz_improvement_ci_high"]
+
+#: Summary keys that count persons (suppressed from 1 to min_cell - 1).
+_SUMMARY_PERSON_COUNTS = ("n_persons_t0", "n_persons_t1", "n_pairs", "n_dropouts", "n_interval_outside")
+
+
+def _hide_reasons(suppressed: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Blank the not-estimable reason in rows where a count was suppressed.
+
+    A reason says something about the hidden count: "too few pairs" beside "<5" means one or
+    two, "no variation" that every change is 0. The suppression mark is the row's whole story.
+    """
+    if "not_estimable" not in suppressed or suppressed.empty:
+        return suppressed
+    hit = (suppressed.astype(object) == f"<{k}").any(axis=1)
+    out = suppressed.copy()
+    out.loc[hit, "not_estimable"] = ""
+    return out
+
+
+def _split_reasons(reason: str) -> list[str]:
+    """Reasons joined by "; " split again at each known key (a key never follows '(').
+
+    >>> _split_reasons("too few pairs (n = 2; at least 3 needed); no variation: none")
+    ['too few pairs (n = 2; at least 3 needed)', 'no variation: none']
+    """
+    import re
+
+    reason = str(reason or "")
+    if not reason:
+        return []
+    keys = "|".join(re.escape(k) for k in REASON_KEYS)
+    return [p.strip("; ").strip() for p in re.split(rf"; (?=(?:{keys}))", reason) if p.strip()]
 
 
 def publishable(res: dict, *, min_cell: int | None = None) -> dict[str, pd.DataFrame]:
     """The publishable versions of the results tables (counts 1 to min_cell - 1 as "<5").
 
-    See the module docstring for the rules. Inputs are not modified.
+    See the module docstring for the rules. Inputs are not modified. In a row with a
+    suppressed count the not-estimable reason is left out (it would narrow the count).
     """
     k = int(config.study()["analysis"]["min_cell"] if min_cell is None else min_cell)
-    sup = fmt.suppress_small_cells
+
+    def sup(table, counts, kk, derived=None):
+        return _hide_reasons(fmt.suppress_small_cells(table, counts, kk, derived=derived), kk)
+
     out = {}
     ch = res["changes"]
     out["paired_changes"] = sup(sup(ch, ["n_pairs", "n_zero"], k, derived={"n_pairs": _CHANGE_STATS}),
                                 ["n_excluded_missing"], k)
-    out["paired_mixed_model"] = sup(res["mixed_model"], ["n_persons", "n_complete_pairs"], k,
-                                    derived={"n_persons": ["estimate", "se", "z", "p", "ci_low", "ci_high"]})
+    mm = res["mixed_model"]
+    mm_derived = {"n_persons": ["estimate", "se", "z", "p", "ci_low", "ci_high", *_MM_T],
+                  "n_complete_pairs": list(_MM_T)}  # df_t = n_complete_pairs - 1
+    mm_counts = ["n_persons", "n_complete_pairs"]
+    if "paired_n_pairs" in mm:
+        mm_counts.append("paired_n_pairs")
+        mm_derived["paired_n_pairs"] = ["paired_mean_change"]
+    out["paired_mixed_model"] = sup(mm, mm_counts, k, derived=mm_derived)
     rci = res["rci"].copy()
     comp = rci["status"] == "computed"
-    out["paired_rci"] = pd.concat([sup(rci[comp], ["n", "n_missing", "n_classified"], k,
-                                       derived={"n": ["proportion"], "n_classified": ["proportion"]}), rci[~comp]])
+    rci_cols = ["n", "n_missing", "n_classified"]
+    orig = rci[comp]
+    filled = orig.copy()
+    filled[rci_cols] = filled[rci_cols].astype("Float64").fillna(0).astype(int)
+    pub_rci = sup(filled, rci_cols, k, derived={"n": ["proportion"], "n_classified": ["proportion"]})
+    # a count that could not be computed (not estimable) stays empty; 0 was only for the check
+    for col in rci_cols:
+        pub_rci[col] = pub_rci[col].astype(object).where(orig[col].notna().to_numpy(), None)
+    out["paired_rci"] = pd.concat([pub_rci, rci[~comp]])
     # the MDE follows from n alone, and the observed figures rest on those n persons
     out["paired_mde"] = sup(res["mde"], ["n_pairs"], k, derived={"n_pairs": [
         "mde_dz", "mde_dz_holm_strictest", "sd_change", "mde_change", "observed_dz", "observed_mean_change"]})
@@ -769,14 +1209,190 @@ def publishable(res: dict, *, min_cell: int | None = None) -> dict[str, pd.DataF
     out["paired_cooccurrence"] = sup(res["cooccurrence"], ["n_both", "n_mechanism", "n_change"], k,
                                      derived={"n_both": ["pct_change_with_mechanism", "lift"],
                                               "n_mechanism": ["lift"], "n_change": ["pct_change_with_mechanism", "lift"]})
+    # binary: a row on fewer than 5 pairs shows no statistic; counts of 1-4 (also of the
+    # discordant pairs, which reveal who changed category) as "<5", with the share computed
+    # from them; the exact p on 1-4 discordant pairs (never below 0.125) is derived from them
+    bin_stats = ["n_both", "n_t0_only", "n_t1_only", "n_neither", "n_t0", "n_t1", "prop_t0", "prop_t1", "difference",
+                 "ci_low", "ci_high", "n_discordant", "p_mcnemar"]
+    bin_counts = ["n_pairs", "n_excluded_missing", "n_both", "n_t0_only", "n_t1_only", "n_neither", "n_t0", "n_t1",
+                  "n_discordant"]
+    out["paired_binary"] = sup(res["binary"], bin_counts, k, derived={
+        "n_pairs": bin_stats, "n_t0": ["prop_t0"], "n_t1": ["prop_t1"], "n_discordant": ["p_mcnemar"]})
     summ = res["summary"].copy()
-    counts = summ["key"].isin(["n_dropouts", "n_interval_outside"]) | summ["key"].str.startswith("rci_who5_") & (
+    counts = summ["key"].isin(_SUMMARY_PERSON_COUNTS) | summ["key"].str.startswith("rci_who5_") & (
         summ["key"] != "rci_who5_threshold")
-    small = counts & summ["value"].map(lambda v: 1 <= float(v) < k)
+    small_count = counts & summ["value"].map(lambda v: _finite(v) and 1 <= float(v) < k)
+    basis = pd.to_numeric(summ["n_basis"].replace("", np.nan), errors="coerce")
+    small_basis = basis.between(1, k - 1)
     summ["value"] = summ["value"].astype(object)
-    summ.loc[small, "value"] = f"<{k}"
+    summ.loc[small_count | small_basis, "value"] = f"<{k}"
+    summ["n_basis"] = summ["n_basis"].astype(object)
+    summ.loc[small_basis, "n_basis"] = f"<{k}"
     out["paired_summary"] = summ
     return out
+
+
+# --- what could not be estimated, in words -----------------------------------------------------
+
+
+def _dutch_list(items: list[str]) -> str:
+    """'a', 'a en b', 'a, b en c'.
+
+    >>> _dutch_list(["x", "y", "z"])
+    'x, y en z'
+    """
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " en " + items[-1] if items else ""
+
+
+def _by_reason(rows: pd.DataFrame, what: str) -> dict[str, list[str]]:
+    """Reason key -> the ``what`` values of the rows that have it (in row order)."""
+    out: dict[str, list[str]] = {}
+    for reason, label in zip(rows["not_estimable"], rows[what]):
+        for part in _split_reasons(reason):
+            out.setdefault(reason_key(part), []).append(str(label))
+    return out
+
+
+def _tables(tables: dict) -> dict[str, pd.DataFrame]:
+    """Accept :func:`analyse`'s ``res`` or :func:`publishable`'s tables (result names)."""
+    if "paired_changes" in tables:
+        return dict(tables)
+    return {name: tables[key] for name, key in RESULT_TABLES.items() if key in tables}
+
+
+#: Groups of paired_changes statistics named in :func:`not_estimable_text`: Dutch name, columns,
+#: and whether the report (``detail=False``) names the group too.
+_CHANGE_GROUPS = [
+    ("de toetsen (t-toets, Wilcoxon)", ["p_t", "p_wilcoxon"], True),
+    ("de effectgrootte dz en het interval van de verandering", ["dz", "dz_ci_low", "dz_ci_high",
+                                                                 "mean_change_ci_low", "mean_change_ci_high"], True),
+    ("de rangcorrelatie", ["rank_biserial"], False),
+    ("bootstrap-intervallen van mediaan, dz of rangcorrelatie", ["median_change_ci_low", "dz_boot_ci_low",
+                                                                 "rank_biserial_ci_low"], False),
+]
+
+
+def _missing(row, cols) -> bool:
+    return any(not _finite(row[c]) and not (isinstance(row[c], str) and row[c].startswith("<")) for c in cols)
+
+
+def not_estimable_text(tables: dict, *, settings: dict | None = None, site_names: dict | None = None,
+                       detail: bool = True) -> str:
+    """Dutch Markdown: which statistics of notebook 03 could not be computed, and why.
+
+    Reads the ``not_estimable`` columns of the results tables (``res`` of :func:`analyse`, or
+    the published tables of :func:`publishable`, or the CSVs read back by the report) and
+    the Dutch reading of each reason's key (``paired.not_estimable_nl`` in study.yaml). For
+    paired_changes it names which statistics are missing (the columns that are empty in a row
+    with a reason: tests, dz and the intervals, and with ``detail`` also the rank correlation
+    and the secondary bootstrap intervals); ``detail=False`` (the report) leaves out the
+    tables the report does not show (attrition, co-occurrence). Names outcomes and sites,
+    never persons or counts. Returns one sentence when everything could be computed.
+    """
+    settings = settings or paired_settings()
+    nl = settings["not_estimable_nl"]
+    names = site_names or {s: v.get("name", s) for s, v in config.study()["sites"].items()}
+    t = _tables(tables)
+    lines = []
+
+    def reasons(rows, what, total=None, prefix=""):
+        out = []
+        for key, labels in _by_reason(rows, what).items():
+            labels = list(dict.fromkeys(labels))
+            listed = (f"alle {total} uitkomsten" if total and len(labels) == total and total > 1
+                      else _dutch_list(labels))
+            out.append(f"{prefix}{nl[key]} bij {listed}")
+        return out
+
+    ch = t.get("paired_changes")
+    if ch is not None and len(ch):
+        ne = ch[ch["not_estimable"].astype(object).fillna("") != ""]
+        total = ch.loc[ch["scope"] == "all", "outcome"].nunique()
+        groups = [(name, cols) for name, cols, in_report in _CHANGE_GROUPS if detail or in_report]
+
+        def changes_part(rows) -> list[str]:
+            """One clause per (missing statistics, reason key): '<what>: <reason> bij <outcomes>'."""
+            found: dict = {}
+            for _, r in rows.iterrows():
+                what = tuple(name for name, cols in groups if _missing(r, cols))
+                if not what:
+                    continue
+                for part in _split_reasons(r["not_estimable"]):
+                    found.setdefault((what, reason_key(part)), []).append(str(r["label"]))
+            out = []
+            for (what, key), labels in found.items():
+                labels = list(dict.fromkeys(labels))
+                listed = f"alle {total} uitkomsten" if len(labels) == total and total > 1 else _dutch_list(labels)
+                out.append(f"{_dutch_list(list(what))}: {nl[key]} bij {listed}")
+            return out
+
+        for scope, title in (("all", "alle paren"), ("interval_ok", "paren binnen het tijdvenster")):
+            part = changes_part(ne[ne["scope"] == scope])
+            if part:
+                lines.append(f"Verandering per uitkomst ({title}), niet te berekenen: {'; '.join(part)}.")
+        per_site = [f"{names.get(site, site)} — " + "; ".join(changes_part(g))
+                    for site, g in ne[ne["scope"] == "site"].groupby("site", sort=True) if changes_part(g)]
+        if per_site:
+            lines.append("Verandering per uitkomst per krachtpunt, niet te berekenen: " + " · ".join(per_site) + ".")
+    mm = t.get("paired_mixed_model")
+    if mm is not None and len(mm):
+        part = reasons(mm[mm["not_estimable"].fillna("") != ""], "label", len(mm))
+        if part:
+            lines.append(f"Gemengd model (gevoeligheidsanalyse): {'; '.join(part)}.")
+        if "agrees_with_paired" in mm:
+            unjudged = mm[mm["agrees_with_paired"].isna() & (mm["not_estimable"].fillna("") == "")]
+            if len(unjudged):
+                lines.append("Vergelijking van gemengd model en gepaarde schatting niet te maken (de gepaarde "
+                             f"schatting ontbreekt) bij {_dutch_list(list(unjudged['label']))}.")
+    rci = t.get("paired_rci")
+    if rci is not None and len(rci):
+        ne = rci[rci["not_estimable"].fillna("") != ""].drop_duplicates("outcome")
+        part = reasons(ne, "label")
+        if part:
+            lines.append(f"Betrouwbare verandering (RCI): {'; '.join(part)}.")
+    b = t.get("paired_binary")
+    if b is not None and len(b):
+        ne = b[b["not_estimable"].fillna("") != ""]
+        where = {"all": "alle paren", "interval_ok": "paren binnen het tijdvenster", "site": "per krachtpunt"}
+        for scope, g in ne.groupby("scope", sort=False):
+            if scope == "site":
+                part = ["; ".join(reasons(gg, "label", prefix=f"{names.get(site, site)}: "))
+                        for site, gg in g.groupby("site", sort=True)]
+            else:
+                part = reasons(g, "label")
+            lines.append(f"Aandelen en McNemar-toets ({where.get(scope, scope)}): {'; '.join(part)}.")
+    mde = t.get("paired_mde")
+    if mde is not None and len(mde):
+        part = reasons(mde[(mde["scope"] == "all") & (mde["not_estimable"].fillna("") != "")], "label",
+                       mde.loc[mde["scope"] == "all", "outcome"].nunique())
+        if part:
+            lines.append(f"Kleinste aantoonbare effect (alle paren): {'; '.join(part)}.")
+    att = t.get("paired_attrition") if detail else None
+    if att is not None and len(att):
+        ne = att[att["not_estimable"].fillna("") != ""]
+        sites = []
+        for s, g in ne.groupby("site", sort=False):
+            keys = _by_reason(g, "outcome")
+            words = [("geen uitvallers of geen blijvers om mee te vergelijken" if k == "empty group"
+                      else "te weinig personen voor een spreiding" if k == "too few respondents" else nl[k])
+                     for k in keys]
+            sites.append(("alle krachtpunten samen" if s == "alle" else names.get(s, s)) + ": " + _dutch_list(words))
+        if sites:
+            lines.append("Uitval (T0-scores van wie bleef en wie uitviel): " + "; ".join(sites) + ".")
+    co = t.get("paired_cooccurrence") if detail else None
+    if co is not None and len(co):
+        ne = co[co["not_estimable"].fillna("") != ""]
+        if len(ne):
+            keys = _dutch_list([nl[k] for k in _by_reason(ne, "change")])
+            lines.append(f"Samen genoemde codes: bij {len(ne)} van de {len(co)} combinaties van mechanisme en "
+                         f"verandering is het percentage of de lift niet te berekenen ({keys}: iemand noemde "
+                         "een van de twee codes niet).")
+    if not lines:
+        return "**Wat niet te berekenen was.** Alle statistieken van dit hoofdstuk konden worden berekend."
+    return ("**Wat niet te berekenen was.** Met zo weinig paren zijn sommige statistieken niet te berekenen; "
+            "ze staan in de tabellen als leeg, met de reden in de kolom `not_estimable`. De rest van de analyse "
+            "gaat gewoon door.\n\n" + "\n".join(f"- {line}" for line in lines))
 
 
 # --- display helpers (notebook 03) -------------------------------------------------------------
@@ -790,10 +1406,19 @@ def headline_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
     """
     if scope not in ("all", "site", "interval_ok"):
         raise ValueError(f"scope {scope!r} unknown; use 'all', 'site' or 'interval_ok'")
-    cols = ["site", "label", "n_pairs", "mean_t0", "mean_t1", "mean_change", "mean_change_ci_low",
+    cols = ["site", "label", "holm_family", "n_pairs", "mean_t0", "mean_t1", "mean_change", "mean_change_ci_low",
             "mean_change_ci_high", "median_change", "p_t", "p_t_holm", "p_wilcoxon", "p_wilcoxon_holm", "dz",
-            "dz_ci_low", "dz_ci_high", "rank_biserial"]
+            "dz_ci_low", "dz_ci_high", "rank_biserial", "not_estimable"]
     return changes.loc[changes["scope"] == scope, cols].reset_index(drop=True)
+
+
+def binary_overview(binary: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
+    """The main columns of ``paired_binary`` for one scope, for display (values unchanged)."""
+    if scope not in ("all", "site", "interval_ok"):
+        raise ValueError(f"scope {scope!r} unknown; use 'all', 'site' or 'interval_ok'")
+    cols = ["site", "label", "n_pairs", "n_t0", "prop_t0", "n_t1", "prop_t1", "difference", "ci_low", "ci_high",
+            "n_discordant", "p_mcnemar", "not_estimable"]
+    return binary.loc[binary["scope"] == scope, cols].reset_index(drop=True)
 
 
 def themes_overview(themes: pd.DataFrame, site: str = "alle") -> pd.DataFrame:
@@ -838,7 +1463,7 @@ def _person_lines(pts: pd.DataFrame, higher_is_better: bool):
 
 
 def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, site_names: dict | None = None,
-                min_cell: int | None = None):
+                min_cell: int | None = None, sites=None):
     """Paired slope plots: rows = the instrument's outcomes, columns = sites; no person labels.
 
     A panel with 1 to ``min_cell - 1`` pairs (default ``analysis.min_cell``) shows no lines,
@@ -847,7 +1472,9 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
     One line per person from T0 to T1, coloured by better / same / worse in the outcome's own
     direction; persons with the same two scores share one line, drawn thicker. The black line
     joins the means. With more than ``analysis.per_site_detail_max`` sites, one column shows
-    all sites pooled.
+    all sites pooled. ``sites`` (e.g. every site interviewed) also gives a site without pairs
+    its column; a panel without pairs says so ("geen paren"). Without any site, one column
+    "Alle krachtpunten" says that there are no pairs.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -857,9 +1484,9 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
     rows = info[info["instrument"] == instrument]
     if rows.empty:
         raise ValueError(f"no outcomes for instrument {instrument!r}; use one of {list(INSTRUMENTS)}")
-    sites = sorted(pairs["site"].unique())
+    sites = sorted(set(pairs["site"]) | set(sites if sites is not None else []))
     pooled = len(sites) > per_site_detail_max()
-    cols = [("alle", pairs)] if pooled else [(s, g) for s, g in pairs.groupby("site", sort=True)]
+    cols = [("alle", pairs)] if pooled or not sites else [(s, pairs[pairs["site"] == s]) for s in sites]
     names = site_names or {s: v.get("name", s) for s, v in config.study()["sites"].items()}
     nr, nc = len(rows), len(cols)
     fig, axes = plt.subplots(nr, nc, figsize=(2.5 * nc + 1.8, 2.1 * nr + 1.0), squeeze=False, sharey="row",
@@ -876,6 +1503,9 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
                 ax.text(0.5, 0.5, f"minder dan {min_cell} paren:\nniet getoond", transform=ax.transAxes,
                         ha="center", va="center", fontsize=8, color="0.35")
                 pts = pts.iloc[:0]
+            elif not len(pts):  # say why the panel is empty
+                ax.text(0.5, 0.5, "geen paren:\nniemand met deze score\nop T0 en T1", transform=ax.transAxes,
+                        ha="center", va="center", fontsize=8, color="0.35")
             ax.add_collection(_person_lines(pts, meta["higher_is_better"]))
             if len(pts):
                 ax.plot([0, 1], [pts["t0"].mean(), pts["t1"].mean()], color="black", linewidth=2.4, marker="o",
@@ -910,8 +1540,14 @@ def plot_change_summary(changes: pd.DataFrame, mde: pd.DataFrame):
     from matplotlib.ticker import FuncFormatter
 
     t = changes[(changes["scope"] == "all") & changes["dz_improvement"].notna()].copy()
-    if t.empty:
-        raise ValueError("no outcome with a dz to plot")
+    if t.empty:  # valid data without any dz (too few pairs, no variation): an empty figure that says so
+        fig, ax = plt.subplots(figsize=(8.2, 2.0), layout="constrained")
+        ax.axis("off")
+        ax.text(0.5, 0.5, "Geen uitkomst met een effectgrootte (dz): te weinig paren of geen variatie in de "
+                "veranderingen.\nDe redenen staan per uitkomst in de tabel paired_changes (kolom not_estimable).",
+                ha="center", va="center", fontsize=9, color="0.3", transform=ax.transAxes, wrap=True)
+        ax.set_title("Verandering per uitkomst", fontsize=10)
+        return fig
     inst_order = list(INSTRUMENTS)
     t["inst_rank"] = t["instrument"].map(inst_order.index)
     t = t.sort_values(["inst_rank", "dz_improvement"], ascending=[True, False])
@@ -978,29 +1614,42 @@ def load_tables(out: str | Path | None = None) -> dict[str, pd.DataFrame]:
 
 def analyse(interviews: pd.DataFrame, pairs: pd.DataFrame, segments: pd.DataFrame, *,
             cb: cbmod.Codebook | None = None, n_resamples: int | None = None, seed: int | None = None,
-            scopes=("all", "site", "interval_ok")) -> dict[str, pd.DataFrame]:
+            scopes=("all", "site", "interval_ok"), outcomes=None) -> dict[str, pd.DataFrame]:
     """Every unsuppressed results table of notebook 03 from the cleaned tables (nothing written).
 
     Scope ``"site"`` is left out with more than ``analysis.per_site_detail_max`` sites
-    (:func:`analysis_scopes`; module docstring).
+    (:func:`analysis_scopes`; module docstring). ``outcomes`` (optional) restricts the analysis
+    to some outcomes of :func:`outcome_info` (each keeps its pre-specified Holm family; the
+    families' m then counts only those analysed) -- for quick checks; the notebook analyses all.
     """
     cb = cb or cbmod.load()
     info = outcome_info(cb)
+    if outcomes is not None:
+        unknown = [o for o in outcomes if o not in info.index]
+        if unknown:
+            raise ValueError(f"outcomes {unknown} unknown; choose from {list(info.index)}")
+        info = info.loc[list(outcomes)]
+    settings = paired_settings()
     iv, pr = with_pg_mean(interviews, pairs)
+    # every site interviewed gets its per-site rows, also one where everyone dropped out
+    sites = sorted(iv["site"].dropna().unique())
+    scopes = analysis_scopes(iv.drop_duplicates("person_id"), scopes)
     res = {"info": info, "interviews": iv, "pairs": pr, "segments": segments}
-    res["changes"] = change_table(pr, info, scopes=analysis_scopes(pr, scopes), n_resamples=n_resamples, seed=seed)
+    res["changes"] = change_table(pr, info, scopes=scopes, n_resamples=n_resamples, seed=seed, sites=sites,
+                                  settings=settings)
+    res["binary"] = binary_table(pr, scopes=scopes, sites=sites, settings=settings)
     res["mixed_model"] = mixed_models(iv, info, res["changes"])
     res["rci"], res["rci_persons"] = rci_tables(iv, pr, info)
     res["mde"] = mde_table(res["changes"])
     res["attrition"] = attrition_table(iv, info)
     res["themes"] = theme_counts(segments, iv, cb)
     res["cooccurrence"] = cooccurrence(segments, iv, cb)
-    res["summary"] = summary_table(res)
+    res["summary"] = summary_table(res, settings=settings)
     return res
 
 
-RESULT_TABLES = {"paired_changes": "changes", "paired_mixed_model": "mixed_model", "paired_rci": "rci",
-                 "paired_mde": "mde", "paired_attrition": "attrition", "paired_themes": "themes",
+RESULT_TABLES = {"paired_changes": "changes", "paired_binary": "binary", "paired_mixed_model": "mixed_model",
+                 "paired_rci": "rci", "paired_mde": "mde", "paired_attrition": "attrition", "paired_themes": "themes",
                  "paired_cooccurrence": "cooccurrence", "paired_summary": "summary"}
 
 
@@ -1025,7 +1674,7 @@ def run(raw_dir: str | Path | None = None, out: str | Path | None = None, *, n_r
     import matplotlib.pyplot as plt
 
     for inst in INSTRUMENTS:
-        fig = plot_slopes(res["pairs"], res["info"], inst)
+        fig = plot_slopes(res["pairs"], res["info"], inst, sites=sorted(res["interviews"]["site"].dropna().unique()))
         written.append((results.save_figure(fig, f"paired_slopes_{inst}", out), "figure"))
         plt.close(fig)
     fig = plot_change_summary(res["changes"], res["mde"])

@@ -159,7 +159,7 @@ KINDS = {
 
 #: Count columns that do not count people, so a value under 5 names nobody.
 COUNT_ALLOW = frozenset({
-    "n_resamples", "n_boot", "n_bootstrap", "n_permutations", "n_iter", "n_iterations",
+    "n_resamples", "n_boot", "n_boot_failed", "n_bootstrap", "n_permutations", "n_iter", "n_iterations",
     "n_clusters", "n_sites", "n_items", "n_terms", "n_tests", "n_outcomes", "n_waves",
     "n_params", "n_codes", "n_categories", "n_levels", "n_groups",
 })

@@ -35,6 +35,7 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``share`` -- ``k / n``
     * ``ci_low``, ``ci_high`` -- Wilson 95% CI of ``share``
     * ``n_missing`` -- respondents whose reach status is unknown (left out of every analysis)
+    * ``not_estimable`` -- ``""``, or ``too few respondents ...`` where ``n`` is 0
 
 ``reach_table1.csv`` -- Table 1, long and numeric (:func:`table1_by_site`)
     * ``site``, ``site_label``
@@ -52,7 +53,12 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
       multi-category SMD for categorical variables), per variable, repeated on its rows
     * ``test`` -- name of the test behind ``p`` (chi-square, Fisher exact, Fisher-Freeman-
       Halton Monte Carlo, Welch t, Mann-Whitney U; the rule is in analysis/stats/compare.py)
-    * ``statistic``, ``p`` -- test statistic and two-sided p-value, per variable
+    * ``statistic_name`` -- what ``statistic`` holds: ``chi2``, ``odds_ratio`` (Fisher 2x2),
+      ``table_probability`` (Fisher-Freeman-Halton), ``t`` (Welch), ``U`` (Mann-Whitney)
+    * ``statistic``, ``dof``, ``p`` -- test statistic, its degrees of freedom (chi-square,
+      Welch) and two-sided p-value, per variable
+    * ``not_estimable`` -- ``""``, or why the test or SMD could not be computed (e.g. ``empty
+      group: no one in the not-reached group at LH answered 'gender'``)
 
 ``reach_table1_display.csv`` -- Table 1 formatted for the report (:func:`table1_display`)
     * ``site`` -- site code or ``all`` (filter on it; rows are in display order)
@@ -62,28 +68,38 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``Bereikt``, ``Niet bereikt``, ``Totaal`` -- ``"n (%)"``, mean (SD) or median [Q1-Q3],
       Dutch decimal comma; ``<5`` where the count is 1-4
     * ``SMD`` -- two decimals, on a variable's first row only
-    * ``p`` -- ``"0,046"`` / ``"< 0,001"``, on a variable's first row only
-    * ``Toets`` -- Dutch name of the test behind ``p``
+    * ``Toetswaarde`` -- the statistic named by what it is: ``"χ² = 4,65 (vg 3)"``,
+      ``"OR = 0,11"``, ``"P(tabel) = 0,0040"``, ``"t = -1,20 (vg 17,3)"``, ``"U = 34,0"``
+    * ``p`` -- ``"0,046"`` / ``"< 0,001"``, on a variable's first row only (``–`` if not tested)
+    * ``Toets`` -- Dutch name of the test behind ``p``, or ``niet getoetst: <reden>``
 
 ``reach_model.csv`` -- logistic regression of reached (:func:`reach_model`)
-    * ``model`` -- ``site_fixed`` (main: site as fixed effect, model-based SEs) or
-      ``site_fixed_cluster`` (sensitivity: same model, SEs cluster-robust by site; covariate
-      rows only, since the site terms have no cluster-robust SE when site is a fixed effect)
+    * ``model`` -- ``site_fixed`` (main: site as fixed effect, model-based SEs);
+      ``leave_one_site_out`` (sensitivity below ``reach.model.cluster_robust_min_sites`` sites:
+      refitted without ``site_left_out``; covariate rows only); ``site_fixed_cluster`` (from that
+      number of sites: CR1 cluster-robust SEs, t with G - 1 df; covariate rows only)
     * ``term`` -- covariate name from study.yaml (``age_18_34``, ...), or ``site[<code>]``
     * ``covariate`` -- the covariate name, or ``site`` for the site terms
     * ``label`` -- Dutch label with the reference category
-    * ``odds_ratio``, ``ci_low``, ``ci_high`` -- OR and its 95% Wald CI
-    * ``p`` -- Wald p-value (``test``: ``Wald z``)
-    * ``log_or``, ``se`` -- coefficient and its standard error
-    * ``test``, ``se_type`` -- name of the test and of the standard errors
+    * ``odds_ratio``, ``ci_low``, ``ci_high`` -- OR and its 95% CI
+    * ``p``, ``test`` -- Wald z; Wald t (G - 1 df) for cluster-robust; "penalised likelihood
+      ratio (Firth; profile interval)" for Firth fits
+    * ``log_or``, ``se`` -- coefficient and its standard error; ``se_type`` -- kind of SE
     * ``n_used`` -- complete cases in the model; ``n_dropped`` -- respondents left out for a
       missing value; ``n_events`` -- reached among ``n_used``
-    * ``n_clusters`` -- number of sites (sensitivity model only)
+    * ``n_clusters`` -- number of sites (cluster-robust model only)
+    * ``site_left_out`` -- the site left out (leave-one-site-out rows), else empty
+    * ``method`` -- ``maximum likelihood`` or ``Firth penalised likelihood``
+    * ``separation`` -- why Firth was used (``separation on <term>: ...``), else empty
+    * ``events_per_parameter`` -- the rarer of reached / not reached per non-intercept parameter
+    * ``not_estimable`` -- empty, or the reason (the numbers are then NaN)
 
-``reach_model_display.csv`` -- the two models side by side, formatted (:func:`model_display`)
-    * ``Kenmerk`` -- Dutch label; last row ``Aantal in de analyse (weggelaten)``
+``reach_model_display.csv`` -- the models side by side, formatted (:func:`model_display`)
+    * ``Kenmerk`` -- Dutch label; footer rows ``Methode``, ``Gebeurtenissen per parameter (EPV)``,
+      ``Aantal in de analyse (weggelaten)``
     * ``OR (95%-BI)``, ``p`` -- main model
-    * ``OR (95%-BI), cluster-robuust``, ``p, cluster-robuust`` -- sensitivity model
+    * ``OR zonder <krachtpunt>`` -- per site left out (leave-one-site-out), or from
+      ``cluster_robust_min_sites`` sites the cluster-robust OR and p columns
 
 ``reach_representation.csv`` -- visitors vs CBS population (:func:`representation`)
     * ``site``, ``site_label``, ``variable``, ``variable_label``, ``level``, ``level_label``
@@ -100,6 +116,10 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``n_excluded`` -- visitors whose answer is outside the compared levels (e.g. gender
       ``anders``, age 18-24)
     * ``n_missing`` -- visitors without an answer
+    * ``population`` -- who the CBS figure covers, in Dutch (e.g. all inhabitants, children
+      included, for gender; inhabitants aged 25 and over for age)
+    * ``reference_is_estimate`` -- ``True`` for a survey estimate (the national loneliness
+      bands), whose uncertainty the interval does not include
     * ``caveat`` -- Dutch caveat for the report, if any
 
 ``reach_cbs_not_compared.csv`` -- comparisons that could NOT be made (:func:`not_compared`)
@@ -119,8 +139,13 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``r_indicator`` -- ``1 - 2 * sd_propensity`` (1 = reach does not depend on the
       auxiliaries)
     * ``max_bias`` -- maximal absolute standardized bias ``(1 - R) / (2 * mean)``
+    * ``se`` -- bootstrap standard error of ``r_indicator``
+    * ``ci_low``, ``ci_high`` -- 95% percentile bootstrap interval (resamples of respondents,
+      propensity model refitted in each)
+    * ``n_boot`` -- resamples drawn; ``n_boot_failed`` -- resamples whose model separated (left out)
     * ``n_dropped`` -- respondents left out (missing auxiliary, or a level not used)
     * ``model`` -- the propensity model, e.g. ``reached ~ age_group + gender``
+    * ``not_estimable`` -- ``""``, or why the R-indicator (or only its interval) is missing
 
 ``reach_reasons.csv`` -- reasons for not coming (:func:`reasons`)
     * ``site``, ``site_label``
@@ -144,6 +169,13 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``n`` -- visitors (reached) who answered; ``k`` -- who ticked the channel
     * ``share``, ``ci_low``, ``ci_high`` -- Wilson 95% CI (several channels possible)
     * ``n_missing`` -- visitors who did not answer
+
+``reach_not_estimable.csv`` -- what could not be computed (:func:`not_estimable_table`)
+    * ``table``, ``site``, ``site_label``, ``what`` -- which statistic, in Dutch
+    * ``reason`` -- the table's ``not_estimable`` reason; ``reason_nl`` -- its key in Dutch
+
+The reasons, would-like and channels tables also have ``not_estimable`` (``too few
+respondents ...`` where ``n`` is 0).
 
 ``reach_summary.csv`` -- headline numbers the report text quotes (:func:`summary`)
     * ``key`` -- stable name, e.g. ``n_respondents_all``, ``pct_reached_DH``, ``or_lonely``,
@@ -179,6 +211,7 @@ __all__ = [
     "model_frame", "reach_model", "model_display", "forest_figure", "cbs_shares",
     "representation", "not_compared", "r_indicators", "representation_figure", "reasons",
     "would_like", "heard", "reasons_figure", "heard_figure", "summary", "suppress", "publish",
+    "not_estimable_nl", "not_estimable_table", "not_estimable_text",
     "save_figure", "site_codes", "per_site_detail_max", "per_site_detail", "site_detail_note",
 ]
 
@@ -209,7 +242,7 @@ def spec(study: Mapping | None = None) -> dict:
     if "reach" not in study:
         raise ValueError("analysis/study.yaml has no 'reach:' section; notebook 02 reads its settings there.")
     s = {k: v for k, v in study["reach"].items()}
-    for key in ("group", "table1", "model", "cbs", "r_indicator", "derived"):
+    for key in ("group", "table1", "model", "cbs", "r_indicator", "derived", "not_estimable_nl", "statistics_nl"):
         if key not in s:
             raise ValueError(f"analysis/study.yaml reach: needs a {key!r} entry (see the comments there).")
     for name, d in s["model"]["covariates"].items():
@@ -220,6 +253,7 @@ def spec(study: Mapping | None = None) -> dict:
     s["min_cell"] = int(study["analysis"]["min_cell"])
     s["alpha"] = float(study["analysis"]["alpha"])
     s["per_site_detail_max"] = per_site_detail_max(study)
+    s["seed"] = int(study["analysis"]["seed"])
     s["sites"] = {code: dict(cfg) for code, cfg in study["sites"].items()}
     return s
 
@@ -412,7 +446,10 @@ def reach_counts(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     return pd.DataFrame({"site": counts.index, "site_label": [_site_label(x, cb) for x in counts.index],
                          "n": counts["n"].to_numpy(), "k": counts["k"].to_numpy(),
                          **_wilson_or_nan(counts["k"].to_numpy(), counts["n"].to_numpy()),
-                         "n_missing": counts["n_missing"].to_numpy()})
+                         "n_missing": counts["n_missing"].to_numpy(),
+                         "not_estimable": [f"too few respondents (n = 0 with a known reach status) at "
+                                           f"{'all sites' if x == ALL else x}" if n == 0 else ""
+                                           for x, n in zip(counts.index, counts["n"])]})
 
 
 def _by_site_then_all(flags: pd.DataFrame, site: pd.Series, cb) -> pd.DataFrame:
@@ -454,7 +491,10 @@ def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Da
     of its own, mean/SD and median/quartiles for continuous variables, absolute SMDs, and the
     test chosen by the rule in that module (chi-square, or Fisher / Fisher-Freeman-Halton with an
     expected count under 5; Welch t, or Mann-Whitney U for the variables declared non-normal).
-    Per-site p-values are descriptive: no correction for the many tests.
+    Per-site p-values are descriptive: no correction for the many tests. A site where everyone
+    (or no one) was reached, or a variable nobody answered, still gets its counts; its tests and
+    SMDs are NaN with the reason in ``not_estimable`` (``empty group: ...``, ``no variation:
+    ...``, ``too few respondents ...``).
 
     Per-site blocks only for at most ``analysis.per_site_detail_max`` sites (study.yaml): with
     more sites (a national monitor) only the pooled block (``site == "all"``) is returned, since
@@ -467,10 +507,13 @@ def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Da
     frames = []
     blocks = _blocks(d, cb) if per_site_detail(d["site"].nunique(), s) else [(ALL, d)]
     for site, sub in blocks:
-        if sub[s["group"]].nunique() < 2:
-            raise ValueError(f"table1_by_site: at site {site} everyone is in one group; Table 1 needs both.")
+        # a site where everyone (or no one) was reached is valid data: counts for both groups
+        # (0 in the empty one), the tests and SMDs "not estimable: empty group ..."
+        where = "all sites" if site == ALL else site
+        names = {True: f"the reached group at {where}", False: f"the not-reached group at {where}"}
         t1 = compare.table1(sub, s["group"], t["categorical"], t["continuous"], nonnormal=t["nonnormal"],
-                            missing_label=MISSING, n_resamples=int(t["fisher_resamples"]))
+                            groups=[True, False], missing_label=MISSING, n_resamples=int(t["fisher_resamples"]),
+                            group_names=names)
         t1.insert(0, "site", site)
         frames.append(t1)
     out = pd.concat(frames, ignore_index=True)
@@ -491,6 +534,46 @@ def _test_nl(test, s: dict) -> str:
     return test
 
 
+def not_estimable_nl(reason, s: dict | None = None) -> str:
+    """Dutch reading of a ``not_estimable`` reason: its key, from study.yaml ``reach.not_estimable_nl``.
+
+    ``""`` for a computed row. An unknown key raises ``ValueError``: every reason must start with
+    one of the agreed keys, so that the report can say it in Dutch.
+
+    Examples
+    --------
+    >>> not_estimable_nl("empty group: no one in the not-reached group at LH answered 'gender'")
+    'lege groep'
+    >>> not_estimable_nl("")
+    ''
+    """
+    s = spec() if s is None else s
+    if not isinstance(reason, str) or not reason:
+        return ""
+    for key, nl in s["not_estimable_nl"].items():
+        if reason.startswith(key):
+            return nl
+    raise ValueError(f"not_estimable reason {reason!r} does not start with a key of reach.not_estimable_nl "
+                     f"({', '.join(s['not_estimable_nl'])}); add it to analysis/study.yaml.")
+
+
+def _statistic_text(name, value, dof, s: dict) -> str:
+    """``"χ² = 3,21 (vg 2)"``, ``"OR = 2,50"``, ``"P(tabel) = 0,0040"``, ``"t = -1,20 (vg 17,3)"``, ``"U = 34"``."""
+    if not isinstance(name, str) or not name or pd.isna(value):
+        return ""
+    label = s["statistics_nl"][name]
+    if np.isinf(value):
+        text = "∞" if value > 0 else "−∞"
+    elif name == "table_probability":
+        text = "< 0,0001" if value < 0.0001 else fmt.number(value, 4)
+    else:
+        text = fmt.number(value, 1 if name == "U" else 2)
+    sep = " " if text.startswith("<") else " = "
+    if name in ("chi2", "t") and not pd.isna(dof):
+        return f"{label}{sep}{text} (vg {fmt.number(dof, 0 if float(dof).is_integer() else 1)})"
+    return f"{label}{sep}{text}"
+
+
 def table1_display(table1: pd.DataFrame, counts: pd.DataFrame, s: dict | None = None) -> pd.DataFrame:
     """Table 1 as the report shows it: Dutch labels, formatted cells, small counts as "<5".
 
@@ -504,12 +587,16 @@ def table1_display(table1: pd.DataFrame, counts: pd.DataFrame, s: dict | None = 
     Returns
     -------
     pandas.DataFrame
-        See ``reach_table1_display.csv`` in the module docstring.
+        See ``reach_table1_display.csv`` in the module docstring. ``Toetswaarde`` names
+        what the test statistic is (χ², OR, P(tabel), t, U: study.yaml ``reach.statistics_nl``)
+        and ``p`` and ``Toets`` stay side by side; a test that could not be done shows ``–`` as
+        ``p`` and ``niet getoetst: <reden>`` (study.yaml ``reach.not_estimable_nl``) as ``Toets``.
     """
     s = spec() if s is None else s
     m = s["min_cell"]
     mark = f"<{m}"
     cols = {"True": "Bereikt", "False": "Niet bereikt", "overall": "Totaal"}
+    blank = {"SMD": "", "Toetswaarde": "", "p": "", "Toets": ""}
 
     def cell(n, text):
         return mark if 1 <= n < m else text
@@ -523,11 +610,19 @@ def table1_display(table1: pd.DataFrame, counts: pd.DataFrame, s: dict | None = 
         rows.append({**base, "Kenmerk": "Aantal respondenten", "Categorie": "",
                      "Bereikt": cell(int(c["k"]), fmt.number(c["k"], 0)),
                      "Niet bereikt": cell(n_no, fmt.number(n_no, 0)),
-                     "Totaal": cell(int(c["n"]), fmt.number(c["n"], 0)), "SMD": "", "p": "", "Toets": ""})
+                     "Totaal": cell(int(c["n"]), fmt.number(c["n"], 0)), **blank})
         for var, v in blk.groupby("variable", sort=False):
             first = v.iloc[0]
-            head = {"SMD": fmt.number(first["smd"], 2), "p": fmt.pvalue(first["p"]),
-                    "Toets": _test_nl(first["test"], s)}
+            reason = first.get("not_estimable", "")
+            reason = reason if isinstance(reason, str) else ""
+            tested = not pd.isna(first["p"])
+            toets = _test_nl(first["test"], s) if tested else "niet getoetst"
+            if reason and not tested:
+                toets = f"niet getoetst: {not_estimable_nl(reason, s)}"
+            head = {"SMD": fmt.number(first["smd"], 2),
+                    "Toetswaarde": _statistic_text(first.get("statistic_name", ""), first["statistic"],
+                                                          first.get("dof", np.nan), s) if tested else "",
+                    "p": fmt.pvalue(first["p"]), "Toets": toets}
             groups = v["group"].astype(str).to_numpy()
             if first["type"] == "categorical":
                 for i, (lv, lvl) in enumerate(v.groupby("level", sort=False)):
@@ -536,7 +631,7 @@ def table1_display(table1: pd.DataFrame, counts: pd.DataFrame, s: dict | None = 
                     for gkey, col in cols.items():
                         g = lvl.iloc[int(np.flatnonzero(lgroups == gkey)[0])]
                         r[col] = cell(int(g["n"]), fmt.n_pct(g["n"], g["pct"]))
-                    r.update(head if i == 0 else {"SMD": "", "p": "", "Toets": ""})
+                    r.update(head if i == 0 else blank)
                     rows.append(r)
             else:
                 nonnormal = var in s["table1"]["nonnormal"]
@@ -550,10 +645,10 @@ def table1_display(table1: pd.DataFrame, counts: pd.DataFrame, s: dict | None = 
                         text = (fmt.median_iqr(g["median"], g["q1"], g["q3"]) if kind == "median"
                                 else fmt.mean_sd(g["mean"], g["sd"]))
                         r[col] = cell(int(g["n"]), text)
-                    r.update(head if i == 0 else {"SMD": "", "p": "", "Toets": ""})
+                    r.update(head if i == 0 else blank)
                     rows.append(r)
     return pd.DataFrame(rows, columns=["site", "Krachtpunt", "Kenmerk", "Categorie", "Bereikt", "Niet bereikt",
-                                       "Totaal", "SMD", "p", "Toets"])
+                                       "Totaal", "SMD", "Toetswaarde", "p", "Toets"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -569,6 +664,7 @@ def model_frame(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataF
         per covariate of study.yaml ``reach.model.covariates``: 1 if the respondent's value is
         in ``in`` (or within ``min``/``max``), 0 otherwise, NaN when the variable is missing.
         Rows with an unknown outcome are kept with NaN (the model drops and counts them).
+        Any number of rows, also none.
 
     Notes
     -----
@@ -593,6 +689,8 @@ def model_frame(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataF
     s = spec() if s is None else s
     cb = _cb(cb)
     m = s["model"]
+    if m["outcome"] not in reach.columns or "site" not in reach.columns:
+        raise ValueError(f"model_frame: the reach table needs columns 'site' and {m['outcome']!r}.")
     out = reach[[c for c in ("respondent_id", "site") if c in reach.columns]].copy()
     y = reach[m["outcome"]]
     out[m["outcome"]] = y.astype("Float64").astype(float) if y.notna().any() else np.nan
@@ -618,92 +716,215 @@ def model_frame(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataF
     return out
 
 
+#: Model name of the leave-one-site-out sensitivity rows of ``reach_model.csv``.
+MODEL_LOSO = "leave_one_site_out"
+
+
 def reach_model(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
-    """Odds ratios of being reached: site fixed effect, and cluster-robust SEs as sensitivity.
+    """Odds ratios of being reached (site fixed effect), with a sensitivity analysis that suits the sites.
 
     Returns
     -------
     pandas.DataFrame
-        See ``reach_model.csv`` in the module docstring. Rows: the main model, then the
-        sensitivity model; within each the covariates in study.yaml order, then the site terms.
+        See ``reach_model.csv`` in the module docstring. Rows: the main model (``site_fixed``),
+        then the sensitivity model: ``leave_one_site_out`` (the main model refitted without
+        each site in turn, ``site_left_out`` naming it; covariate rows only) with fewer than
+        ``reach.model.cluster_robust_min_sites`` sites, else ``site_fixed_cluster`` (CR1
+        cluster-robust by site, t with G - 1 df; covariate rows only). Within each, the
+        covariates in study.yaml order, then the site terms. Every row is either estimated or
+        says why not in ``not_estimable``.
 
     Notes
     -----
     :func:`analysis.stats.models.logistic_or` on :func:`model_frame`, complete cases. The
-    reference site is the first of analysis/study.yaml present in the data. With three sites
-    the cluster-robust standard errors rest on three clusters: Cameron & Miller (2015) advise
-    some 20-50, and with site also a fixed effect the sites' own scores sum to zero, so the
-    site terms' robust SEs mean nothing and the covariates' are themselves very uncertain. The
-    cluster-robust run is a sensitivity check, never the main result.
+    reference site is the first of analysis/study.yaml with complete cases. Separated data
+    (e.g. a site or a covariate level where everyone was reached) are fitted by Firth's
+    penalised likelihood with profile intervals (``method``, ``separation``; the rule is in
+    ``logistic_or``). With fewer than ``reach.model.min_events_per_parameter`` events per
+    parameter no model is reported (``not enough events``).
+
+    Why not cluster-robust errors with three sites: the sandwich with G clusters has rank at
+    most G - 1 (2 for 12 parameters), and with site also a fixed effect each site's scores sum
+    to zero; Cameron & Miller (2015) advise some 20-50 clusters even with the small-sample
+    correction. Leaving one site out instead shows whether a covariate's odds ratio rests on
+    one site (Belsley, Kuh & Welsch 1980, deletion diagnostics, applied to clusters).
     """
     s = spec() if s is None else s
     cb = _cb(cb)
     m = s["model"]
+    y = m["outcome"]
     mf = model_frame(reach, s, cb)
     names = list(m["covariates"])
-    order = _site_order(mf["site"], cb)
-    ref = order[0]
-    fits = {MODEL_MAIN: None} | ({MODEL_CLUSTER: m["cluster"]} if m.get("cluster") else {})
-    tables = models.logistic_or(mf, m["outcome"], continuous=names, site="site", cluster=list(fits.values()),
-                                reference={"site": ref})  # one fit; the cluster-robust SEs at its estimates
-    complete = mf[[m["outcome"], "site", *names]].notna().all(axis=1)
-    frames = []
-    for (model, cluster), r in zip(fits.items(), tables):
-        if cluster:
-            # with site as fixed effect each site's scores sum to zero: no cluster-robust SE for
-            # the site terms themselves (statsmodels returns numerical noise), so they are left out
-            r = r[r["variable"] != "site"].copy()
-        r["n_events"] = int(mf.loc[complete, m["outcome"]].sum())
-        r.insert(0, "model", model)
-        frames.append(r)
+    complete = mf[[y, "site", *names]].notna().all(axis=1)
+    sites = _site_order(mf.loc[complete, "site"], cb)  # sites with complete cases, study.yaml order
+    detail = per_site_detail(len(sites), s)
+    kw = dict(continuous=names, site="site", firth=m.get("firth", "auto"),
+              min_events_per_parameter=float(m.get("min_events_per_parameter", 0)))
+    cluster = m.get("cluster")
+    min_sites = int(m.get("cluster_robust_min_sites", 20))
+    use_cluster = bool(cluster) and len(sites) >= min_sites
+
+    def fit(frame, sites_in, clusters, profile):
+        ref = {"site": sites_in[0]} if sites_in else None
+        tables = models.logistic_or(frame, y, cluster=clusters, reference=ref, profile=profile, **kw)
+        ok = frame[[y, "site", *names]].notna().all(axis=1)
+        for t in tables:
+            t["n_events"] = int(frame.loc[ok, y].sum())
+        return tables
+
+    profile = names + (["site"] if detail else [])  # 300 site terms: Wald from the penalised fit
+    tables = fit(mf, sites, [None] + ([cluster] if use_cluster else []), profile)
+    frames = [tables[0].assign(model=MODEL_MAIN, site_left_out="")]
+    if use_cluster:
+        # with site as fixed effect each site's scores sum to zero: no cluster-robust SE for the
+        # site terms themselves (statsmodels returns numerical noise), so they are left out
+        frames.append(tables[1][tables[1]["variable"] != "site"].assign(model=MODEL_CLUSTER, site_left_out=""))
+    elif len(sites) < 2:
+        t = tables[0][tables[0]["variable"] != "site"].copy()
+        for c in ("odds_ratio", "ci_low", "ci_high", "p", "log_or", "se"):
+            t[c] = np.nan
+        t["test"] = ""
+        t["not_estimable"] = (f"too few sites: {len(sites)} site(s) with complete cases; leaving one out "
+                              "needs at least 2")
+        frames.append(t.assign(model=MODEL_LOSO, site_left_out=""))
+    else:
+        for out_site in sites:
+            rest = [x for x in sites if x != out_site]
+            t = fit(mf[mf["site"] != out_site], rest, [None], names)[0]
+            frames.append(t[t["variable"] != "site"].assign(model=MODEL_LOSO, site_left_out=out_site))
     out = pd.concat(frames, ignore_index=True)
     out["covariate"] = np.where(out["variable"] == "site", "site", out["term"])
-    ref_name = _site_label(ref, cb)
-    out["label"] = [m["covariates"][t]["nl"] if c != "site" else f"{_site_label(lv, cb)} (ref. {ref_name})"
-                    for t, c, lv in zip(out["term"], out["covariate"], out["level"])]
+    ref_name = _site_label(sites[0], cb) if sites else ""
+
+    def label(t, c, lv):
+        if c != "site":
+            return m["covariates"][t]["nl"]
+        return f"{_site_label(lv, cb)} (ref. {ref_name})" if isinstance(lv, str) else "Krachtpunt"
+
+    out["label"] = [label(t, c, lv) for t, c, lv in zip(out["term"], out["covariate"], out["level"])]
     rank = {t: i for i, t in enumerate(names)}
-    site_rank = {x: len(names) + i for i, x in enumerate(order)}
-    out["_order"] = [rank[t] if c != "site" else site_rank[lv] for t, c, lv in zip(out["term"], out["covariate"], out["level"])]
-    out["_model"] = (out["model"] == MODEL_CLUSTER).astype(int)
-    out = out.sort_values(["_model", "_order"], kind="stable").reset_index(drop=True)
+    all_sites = _site_order(mf["site"], cb)
+    site_rank = {x: len(names) + i for i, x in enumerate(all_sites)}
+    out["_order"] = [rank[t] if c != "site" else site_rank.get(lv, len(names) + len(all_sites))
+                     for t, c, lv in zip(out["term"], out["covariate"], out["level"])]
+    model_rank = {MODEL_MAIN: 0, MODEL_CLUSTER: 1, MODEL_LOSO: 1}
+    left_rank = {x: i for i, x in enumerate([""] + sites)}
+    out["_model"] = out["model"].map(model_rank)
+    out["_left"] = out["site_left_out"].map(left_rank)
+    out = out.sort_values(["_model", "_left", "_order"], kind="stable").reset_index(drop=True)
     return out[["model", "term", "covariate", "label", "odds_ratio", "ci_low", "ci_high", "p", "log_or", "se",
-                "test", "se_type", "n_used", "n_dropped", "n_events", "n_clusters"]]
+                "test", "se_type", "n_used", "n_dropped", "n_events", "n_clusters", "site_left_out", "method",
+                "separation", "events_per_parameter", "not_estimable"]]
+
+
+def _not_estimable_nl(reason: str, s: dict) -> str:
+    """Dutch "niet te schatten: <reden>" for an English ``not_estimable`` reason (study.yaml, matched at the start)."""
+    for key, nl in s["model"].get("not_estimable_nl", {}).items():
+        if str(reason).startswith(key):
+            return f"niet te schatten: {nl}"
+    raise ValueError(f"reach.model.not_estimable_nl in study.yaml has no Dutch reading for {reason!r}; add its key.")
+
+
+def _method_nl(rows: pd.DataFrame, s: dict) -> str:
+    """Dutch name of the estimation method of a model's rows (study.yaml ``reach.model.methods_nl``)."""
+    used = [x for x in dict.fromkeys(rows["method"]) if x]
+    return "; ".join(s["model"].get("methods_nl", {}).get(x, x) for x in used) or fmt.NA
 
 
 def model_display(model: pd.DataFrame, s: dict | None = None) -> pd.DataFrame:
-    """The main and the sensitivity model side by side, formatted in Dutch (see module docstring)."""
+    """The main model and its sensitivity analysis side by side, formatted in Dutch (see module docstring).
+
+    Columns ``Kenmerk``, ``OR (95%-BI)``, ``p``, then per site left out ``OR zonder <krachtpunt>``
+    (leave-one-site-out; with more than ``per_site_detail_max`` sites one column with the smallest
+    and largest), or ``OR (95%-BI), cluster-robuust`` and ``p, cluster-robuust``. A row that could
+    not be estimated reads "niet te schatten: <reden>" (``reach.model.not_estimable_nl``). Last
+    rows: the method, the events per parameter and the number in the analysis (left out).
+    """
     s = spec() if s is None else s
     main = model[model["model"] == MODEL_MAIN].set_index("term")
-    sens = model[model["model"] == MODEL_CLUSTER].set_index("term")
+    sens = model[model["model"] != MODEL_MAIN]
+    loso = sens[sens["model"] == MODEL_LOSO]
+    left = [x for x in dict.fromkeys(loso["site_left_out"]) if x]
+    wide = len(left) > int(s["per_site_detail_max"])
+
+    def or_text(r):
+        if r["not_estimable"]:
+            return _not_estimable_nl(r["not_estimable"], s)
+        return fmt.estimate_ci(r["odds_ratio"], r["ci_low"], r["ci_high"])
+
+    def p_text(r):
+        return "" if r["not_estimable"] else fmt.pvalue(r["p"])
+
+    loso_col = "OR zonder één krachtpunt (kleinste tot grootste)"
     rows = []
     for term, r in main.iterrows():
-        row = {"Kenmerk": r["label"], "OR (95%-BI)": fmt.estimate_ci(r["odds_ratio"], r["ci_low"], r["ci_high"]),
-               "p": fmt.pvalue(r["p"])}
-        if term in sens.index and r["covariate"] != "site":
-            q = sens.loc[term]
-            row["OR (95%-BI), cluster-robuust"] = fmt.estimate_ci(q["odds_ratio"], q["ci_low"], q["ci_high"])
-            row["p, cluster-robuust"] = fmt.pvalue(q["p"])
-        else:
-            row["OR (95%-BI), cluster-robuust"] = fmt.NA
-            row["p, cluster-robuust"] = fmt.NA
+        row = {"Kenmerk": r["label"], "OR (95%-BI)": or_text(r), "p": p_text(r)}
+        if len(loso):
+            mine = loso[loso["term"] == term]
+            if r["covariate"] == "site" or mine.empty:
+                cells = {f"OR zonder {_site_label(x, None)}": fmt.NA for x in left} if not wide else {loso_col: fmt.NA}
+                if not left:
+                    cells = {"OR zonder één krachtpunt": fmt.NA}
+            elif not left:  # too few sites to leave one out
+                cells = {"OR zonder één krachtpunt": _not_estimable_nl(mine["not_estimable"].iloc[0], s)}
+            elif wide:
+                ok = mine[mine["not_estimable"] == ""]
+                cells = {loso_col: (f"{fmt.number(ok['odds_ratio'].min(), 2)} tot {fmt.number(ok['odds_ratio'].max(), 2)}"
+                                    if len(ok) else _not_estimable_nl(mine["not_estimable"].iloc[0], s))}
+            else:
+                cells = {f"OR zonder {_site_label(x, None)}": or_text(mine[mine["site_left_out"] == x].iloc[0])
+                         for x in left}
+            row.update(cells)
+        elif len(sens):
+            q = sens[sens["term"] == term]
+            if r["covariate"] != "site" and len(q):
+                row["OR (95%-BI), cluster-robuust"] = or_text(q.iloc[0])
+                row["p, cluster-robuust"] = p_text(q.iloc[0])
+            else:
+                row["OR (95%-BI), cluster-robuust"] = fmt.NA
+                row["p, cluster-robuust"] = fmt.NA
         rows.append(row)
-    first = main.iloc[0]
     m = s["min_cell"]
-    dropped = int(first["n_dropped"])
-    dropped_text = f"<{m}" if 1 <= dropped < m else fmt.number(dropped, 0)
-    rows.append({"Kenmerk": "Aantal in de analyse (weggelaten)",
-                 "OR (95%-BI)": f"{fmt.number(first['n_used'], 0)} ({dropped_text})", "p": "",
-                 "OR (95%-BI), cluster-robuust": f"{fmt.number(first['n_used'], 0)} ({dropped_text})",
-                 "p, cluster-robuust": ""})
+
+    def footer(sub):
+        """Method, events per parameter and "n (left out)" of one fit's rows."""
+        if sub.empty:
+            return ["", "", ""]
+        first = sub.iloc[0]
+
+        def count(k):
+            return f"<{m}" if 1 <= k < m else fmt.number(k, 0)
+
+        n, events = int(first["n_used"]), int(first["n_events"])
+        epv = first["events_per_parameter"]
+        rarer = min(events, n - events)  # EPV times the parameters gives it: hidden when 1-4
+        epv_text = fmt.NA if pd.isna(epv) else f"<{m} bereikt of niet bereikt" if 1 <= rarer < m else fmt.number(epv, 1)
+        return [_method_nl(sub, s), epv_text, f"{count(n)} ({count(int(first['n_dropped']))})"]
+
+    columns = {"OR (95%-BI)": main}
+    if len(loso) and left and not wide:
+        columns.update({f"OR zonder {_site_label(x, None)}": loso[loso["site_left_out"] == x] for x in left})
+    elif not len(loso) and len(sens):
+        columns["OR (95%-BI), cluster-robuust"] = sens
+    cells = {c: footer(sub) for c, sub in columns.items()}
+    for i, kenmerk in enumerate(("Methode", "Gebeurtenissen per parameter (EPV)", "Aantal in de analyse (weggelaten)")):
+        row = {c: "" for c in rows[0]} if rows else {}
+        row.update({"Kenmerk": kenmerk, **{c: v[i] for c, v in cells.items()}})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def forest_figure(model: pd.DataFrame, s: dict | None = None):
     """Forest plot of the main model: covariates in study.yaml order, then the sites.
 
-    With more than ``per_site_detail_max`` sites the site terms are left out of the figure (they
-    stay in ``reach_model.csv``) and the title says how many sites the model adjusts for.
+    Rows that could not be estimated are left out; a note under the figure names them with the
+    Dutch reason (``reach.model.not_estimable_nl``), and says when the model was fitted with
+    Firth's correction. With more than ``per_site_detail_max`` sites the site terms are left out
+    of the figure (they stay in ``reach_model.csv``) and the title says how many sites the model
+    adjusts for.
     """
+    import matplotlib.pyplot as plt
+
     s = spec() if s is None else s
     main = model[model["model"] == MODEL_MAIN].reset_index(drop=True)
     if main.empty:
@@ -714,16 +935,47 @@ def forest_figure(model: pd.DataFrame, s: dict | None = None):
         # with many sites the site terms are in reach_model.csv only: hundreds of rows are unreadable
         main = main[main["covariate"] != "site"].reset_index(drop=True)
         title = f"{title} ({n_sites} krachtpunten; hun odds ratio's staan in de tabel)"
+    shown = main[main["not_estimable"] == ""].reset_index(drop=True)
+    left_out = main[main["not_estimable"] != ""]
+    notes = [f"{lab}: {_not_estimable_nl(why, s)}" for lab, why in zip(left_out["label"], left_out["not_estimable"])]
+    note = ("Niet getoond: " + "; ".join(notes)) if notes else ""
+    if (shown["method"] == models.FIRTH).any():
+        note = "Firth-correctie wegens scheiding (profielintervallen). " + note
+    xlabel = "Odds ratio op bereikt worden (95%-BI, log-schaal)"
+    if shown.empty:
+        fig, ax = plt.subplots(figsize=(7.0, 2.0), layout="constrained")
+        ax.set_axis_off()
+        ax.set_title(title)
+        ax.text(0.5, 0.5, _wrap("Geen odds ratio te schatten. " + note, 90), ha="center", va="center",
+                transform=ax.transAxes, fontsize=9)
+        return fig
     fig = models.forest_plot(
-        main, list(main["label"]),
-        annotations=[fmt.estimate_ci(a, b, c) for a, b, c in zip(main["odds_ratio"], main["ci_low"], main["ci_high"])],
-        xlabel="Odds ratio op bereikt worden (95%-BI, log-schaal)",
-        title=title,
+        shown, list(shown["label"]),
+        annotations=[fmt.estimate_ci(a, b, c) for a, b, c in zip(shown["odds_ratio"], shown["ci_low"], shown["ci_high"])],
+        xlabel=xlabel, title=title,
     )
-    # forest_plot's 1-1.5-2-3-5-7 ticks collide below 1 at this width: use powers of 2 instead
+    if note:  # under the axis, laid out by constrained layout so it is never cut off
+        fig.supxlabel(_wrap(note, 110), fontsize=8, ha="center")
+    # forest_plot's 1-1.5-2-3-5-7 ticks collide below 1 at this width: powers of 2 instead, or of
+    # 10 for the wide intervals of a small or separated model (powers of 2 would collide there)
     ax = fig.axes[0]
-    _log2_ticks(ax, *ax.get_xlim())
+    lo, hi = ax.get_xlim()
+    if hi / lo <= 2.0 ** 8:
+        _log2_ticks(ax, lo, hi)
+    else:
+        from matplotlib.ticker import FixedLocator, NullLocator
+
+        decades = [e for e in range(-6, 7) if lo <= 10.0 ** e <= hi]
+        step = -(-len(decades) // 3)  # at most 3 labelled ticks: the axis is narrow beside long labels
+        ax.xaxis.set_major_locator(FixedLocator([10.0 ** e for e in decades if e % step == 0]))
+        ax.xaxis.set_minor_locator(NullLocator())
     return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -756,7 +1008,8 @@ def cbs_shares(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = N
     shares : pandas.DataFrame
         ``site``, ``variable``, ``level``, ``region_code``, ``region_name``, ``cbs_variable``,
         ``year``, ``table_id``, ``value``, ``population_share`` (the level's value over the sum
-        of the compared levels' values), ``caveat``.
+        of the compared levels' values), ``population`` (who the figure covers, study.yaml),
+        ``reference_is_estimate`` (a survey estimate rather than a register count), ``caveat``.
     missing : pandas.DataFrame
         One row per site and variable for which no year has a figure for every compared level:
         ``site``, ``variable``, ``region_code``, ``cbs_variables``, ``reason`` (the reference
@@ -819,10 +1072,13 @@ def cbs_shares(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = N
                                 "cbs_variables": ";".join(cbs_vars), "reason": reason})
                 continue
             caveat = " ".join(x for x in (comp.get("caveat", ""), "" if "region" in comp else site_caveats.get(site, "")) if x)
+            extra = {"population": comp.get("population", ""),
+                     "reference_is_estimate": bool(comp.get("reference_is_estimate", False)), "caveat": caveat}
             for level, fig in zip(comp["levels"], found):
-                rows.append({"site": site, "variable": var, "level": level, "region_code": region, **fig, "caveat": caveat})
+                rows.append({"site": site, "variable": var, "level": level, "region_code": region, **fig, **extra})
     shares = pd.DataFrame(rows, columns=["site", "variable", "level", "region_code", "region_name", "cbs_variable",
-                                         "year", "table_id", "value", "population_share", "caveat"])
+                                         "year", "table_id", "value", "population_share", "population",
+                                         "reference_is_estimate", "caveat"])
     missing = pd.DataFrame(missing, columns=["site", "variable", "region_code", "cbs_variables", "reason"])
     return shares, missing
 
@@ -844,6 +1100,13 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
     :func:`analysis.stats.proportions.representation_ratio`: the Wilson interval of the visitor
     share over the CBS share, treated as known. CBS and survey years differ (the year is in the
     table); for De Pitstop the reference is the gemeente Oss, not a wijk.
+
+    Adults with adults where the reference allows it: age from 25 up (the CBS bands 25-44,
+    45-64, 65+). Where it does not, ``population`` and ``caveat`` say so: CBS's gender counts
+    (``Mannen_6``, ``Vrouwen_7``) are of all inhabitants, children included, and the reference
+    file has no adult count by gender. The loneliness bands are a national survey estimate
+    (CBS 2022, 15+; ``reference_is_estimate``): its own sampling error is not in the reference
+    file, so the interval shown ignores it and is too narrow (the caveat says so).
 
     Examples
     --------
@@ -886,7 +1149,7 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
         extra.append((site, var, len(levels), int((known & ~inside).sum()), int((~known).sum())))
     cols = ["site", "site_label", "variable", "variable_label", "level", "level_label", "region_code", "region_name",
             "cbs_variable", "year", "table_id", "n", "k", "share", "population_share", "ratio", "ci_low", "ci_high",
-            "n_excluded", "n_missing", "caveat"]
+            "n_excluded", "n_missing", "population", "reference_is_estimate", "caveat"]
     if not blocks:
         return pd.DataFrame(columns=cols)
     g = pd.concat(blocks, ignore_index=True)
@@ -908,6 +1171,8 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
         res[col] = rr[col].to_numpy()
     res["n_excluded"] = np.repeat([e[3] for e in extra], reps)
     res["n_missing"] = np.repeat([e[4] for e in extra], reps)
+    res["population"] = g["population"].to_numpy()
+    res["reference_is_estimate"] = g["reference_is_estimate"].to_numpy().astype(bool)
     res["caveat"] = g["caveat"].to_numpy()
     return res[cols]
 
@@ -965,6 +1230,12 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     per site would be (quasi-)separated. The pooled value uses the same auxiliaries, not the
     site, so it describes how evenly the pooled sample is reached by age and gender. An
     R-indicator is only comparable between models with the same auxiliaries.
+
+    Each value has a percentile bootstrap interval (study.yaml ``reach.r_indicator``:
+    ``bootstrap_resamples`` resamples of the respondents, each refitting the propensity model,
+    seed ``analysis.seed``), so that sites are compared with their uncertainty. A site whose
+    model cannot be fitted (everyone or no one reached, separation) gets NaN and the reason in
+    ``not_estimable``; see :func:`analysis.stats.representativeness.r_indicator_fit`.
     """
     s = spec() if s is None else s
     cb = _cb(cb)
@@ -973,9 +1244,13 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     for var, levels in aux.items():
         x = d[var].astype(object)
         d[var] = pd.Categorical(x.where(x.isin(levels)), categories=list(levels))
+    cfg = s["r_indicator"]
     rows = []
     for site, sub in _blocks(d, cb):
-        r = representativeness.r_indicator_fit(sub, s["group"], list(aux))
+        r = representativeness.r_indicator_fit(sub, s["group"], list(aux), n_boot=int(cfg.get("bootstrap_resamples", 0)),
+                                               seed=int(s["seed"]), max_failed_share=float(cfg.get("max_failed_share", 0.1)))
+        if r["not_estimable"].iloc[0]:
+            r["not_estimable"] = f"{r['not_estimable'].iloc[0]} at {'all sites' if site == ALL else site}"
         r.insert(0, "site", site)
         r.insert(1, "site_label", _site_label(site, cb))
         rows.append(r)
@@ -985,15 +1260,13 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
 # ----------------------------------------------------------------------------------------------
 # reasons, would-like, channels
 # ----------------------------------------------------------------------------------------------
-def _multi_by_site(data: pd.DataFrame, columns: dict, cb, what: str) -> pd.DataFrame:
+def _multi_by_site(data: pd.DataFrame, columns: dict, cb, who: str) -> pd.DataFrame:
     """:func:`analysis.stats.proportions.multiselect_shares` per site (study order) and pooled.
 
     The pooled block is the library call itself (which also checks the option columns); the
     per-site blocks are the same counts from one groupby, because a call per site took ~40 ms
     (seconds for a national monitor of 300 sites).
     """
-    if data.empty:
-        raise ValueError(f"{what}: no rows to summarise.")
     cols = list(columns)
     pooled = proportions.multiselect_shares(data, cols)
     opts = data[cols].astype("boolean")
@@ -1011,6 +1284,9 @@ def _multi_by_site(data: pd.DataFrame, columns: dict, cb, what: str) -> pd.DataF
     pooled.insert(0, "site", ALL)
     out = pd.concat([sites, pooled], ignore_index=True)
     out["option"] = out["option"].map(columns)
+    # nobody to count (no non-visitors at a site, no proxy reports): a row with a reason, not an error
+    out["not_estimable"] = [f"too few respondents (n = 0 {who} answered) at {'all sites' if x == ALL else x}"
+                            if k == 0 else "" for x, k in zip(out["site"], out["n"])]
     return out
 
 
@@ -1040,9 +1316,9 @@ def reasons(reach: pd.DataFrame, proxy: pd.DataFrame, s: dict | None = None, cb=
     cols = cb.multi_columns("reasons")
     labels = cb.labels("reasons", "nl")
     non = reach[reach[s["group"]].notna() & ~reach[s["group"]].astype("boolean").fillna(True)]
-    a = _multi_by_site(non, cols, cb, "reasons (non-visitors)")
+    a = _multi_by_site(non, cols, cb, "non-visitors")
     a.insert(1, "source", "non_visitors")
-    b = _multi_by_site(proxy, cols, cb, "reasons (proxy)")
+    b = _multi_by_site(proxy, cols, cb, "proxy reporters")
     b.insert(1, "source", "proxy")
     out = pd.concat([a, b], ignore_index=True)
     out.insert(1, "site_label", out["site"].map({x: _site_label(x, cb) for x in out["site"].unique()}))
@@ -1072,15 +1348,18 @@ def would_like(proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFr
     flags = pd.DataFrame({**{c: x.eq(c).fillna(False).astype(bool).to_numpy() for c in codes}, "_n": x.notna().to_numpy(),
                           "_n_missing": x.isna().to_numpy()}, index=proxy.index)
     per = _by_site_then_all(flags, proxy["site"], cb)  # one groupby, not a loop over sites
-    per = per[per["_n"] > 0]
     n_codes = len(codes)
-    ci = proportions.wilson_ci(per[codes].to_numpy().ravel(), np.repeat(per["_n"].to_numpy(), n_codes))
+    k, n = per[codes].to_numpy().ravel(), np.repeat(per["_n"].to_numpy(), n_codes)
+    ci = pd.DataFrame({"n": n, "k": k, **_wilson_or_nan(k, n)})  # NaN where nobody answered
     ci.insert(0, "site", np.repeat(per.index.to_numpy(dtype=object), n_codes))
     ci.insert(1, "site_label", ci["site"].map({x: _site_label(x, cb) for x in per.index}))
     ci.insert(2, "level", codes * len(per))
     ci.insert(3, "label", [labels[c] for c in codes] * len(per))
     ci["n_missing"] = np.repeat(per["_n_missing"].to_numpy(), n_codes)
-    return ci[["site", "site_label", "level", "label", "n", "k", "share", "ci_low", "ci_high", "n_missing"]]
+    ci["not_estimable"] = [f"too few respondents (n = 0 proxy reports with an answer) at {'all sites' if x == ALL else x}"
+                           if m == 0 else "" for x, m in zip(ci["site"], ci["n"])]
+    return ci[["site", "site_label", "level", "label", "n", "k", "share", "ci_low", "ci_high", "n_missing",
+               "not_estimable"]]
 
 
 def heard(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
@@ -1089,7 +1368,7 @@ def heard(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
     cb = _cb(cb)
     cols = cb.multi_columns("heard")
     visitors = reach[reach[s["group"]].astype("boolean").fillna(False)]
-    out = _multi_by_site(visitors, cols, cb, "heard")
+    out = _multi_by_site(visitors, cols, cb, "visitors")
     out.insert(1, "site_label", out["site"].map({x: _site_label(x, cb) for x in out["site"].unique()}))
     out.insert(3, "label", out["option"].map(cb.labels("heard", "nl")))
     return out
@@ -1107,6 +1386,19 @@ def _log2_ticks(ax, lo: float, hi: float) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace(".", ",")))
+
+
+def _empty_figure(title: str, text: str):
+    """A small figure that says in words why there is nothing to draw (the report still finds it)."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 1.8), layout="constrained")
+    ax.axis("off")
+    ax.text(0.5, 0.5, textwrap.fill(text, 80), ha="center", va="center", fontsize=10)
+    fig.suptitle(title)
+    return fig
 
 
 def _shown(k, n, m) -> bool:
@@ -1198,8 +1490,10 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
 
     s = spec() if s is None else s
     m = s["min_cell"]
-    if table.empty:
-        raise ValueError("representation_figure: no comparisons to plot.")
+    if table.empty:  # no visitor with a comparable answer, or no CBS figure: say so in the figure
+        return _empty_figure("Bezoekers vergeleken met de bevolking (CBS)",
+                             "Geen vergelijking mogelijk: geen bezoekers met een antwoord dat met een CBS-cijfer "
+                             "te vergelijken is (zie de tabel met niet gemaakte vergelijkingen).")
     sites = list(table["site"].drop_duplicates())
     title = "Bezoekers vergeleken met de bevolking (CBS)"
     limit = int(s["per_site_detail_max"])
@@ -1214,7 +1508,8 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
                              sharex=True, layout="constrained", squeeze=False,
                              gridspec_kw={"height_ratios": sizes})
     shown = table[[_shown(k, n, m) for k, n in zip(table["k"], table["n"])]]
-    lo = min(shown["ci_low"].min() if len(shown) else 1.0, 1.0) / 1.25
+    positive = shown["ci_low"][shown["ci_low"] > 0]  # a share of 0 has bound 0: no place on a log axis
+    lo = min(positive.min() if len(positive) else 1.0, 1.0) / 1.25
     hi = max(shown["ci_high"].max() if len(shown) else 1.0, 1.0) * 1.25
     for ax, site in zip(axes[:, 0], sites):
         blk = table[table["site"] == site].reset_index(drop=True)
@@ -1247,6 +1542,101 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
 
 
 # ----------------------------------------------------------------------------------------------
+# what could not be computed
+# ----------------------------------------------------------------------------------------------
+NOT_ESTIMABLE_COLUMNS = ["table", "site", "site_label", "what", "reason", "reason_nl"]
+
+
+def not_estimable_table(table1: pd.DataFrame | None = None, r_ind: pd.DataFrame | None = None,
+                        reasons_table: pd.DataFrame | None = None, would: pd.DataFrame | None = None,
+                        heard_table: pd.DataFrame | None = None, model: pd.DataFrame | None = None,
+                        s: dict | None = None) -> pd.DataFrame:
+    """One row per statistic of stage 02 that could not be computed, with the reason (English and Dutch).
+
+    Collected from the ``not_estimable`` columns of the results tables (``reach_not_estimable.csv``):
+    ``table`` (Dutch name of the table), ``site``, ``site_label``, ``what`` (Dutch: which
+    statistic), ``reason`` (the table's own reason, verbatim) and ``reason_nl`` (its key in
+    Dutch, study.yaml ``reach.not_estimable_nl``). :func:`not_estimable_text` turns it into the
+    sentence notebook 02 and the report show. Tables without that column (an older model
+    table) contribute nothing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ri = pd.DataFrame({"site": ["PS"], "site_label": ["De Pitstop"], "r_indicator": [float("nan")],
+    ...                    "not_estimable": ["empty group: no one with reached = 0 among 3 at PS"]})
+    >>> not_estimable_table(r_ind=ri)[["table", "what", "reason_nl"]]
+             table       what   reason_nl
+    0  R-indicator  de waarde  lege groep
+    """
+    s = spec() if s is None else s
+    rows = []
+
+    def add(table, site, label, what, reason):
+        rows.append({"table": table, "site": site, "site_label": label, "what": what, "reason": reason,
+                     "reason_nl": not_estimable_nl(reason, s)})
+
+    def flagged(t):
+        if t is None or "not_estimable" not in t.columns:
+            return pd.DataFrame(columns=["site", "variable", "source", "model", "r_indicator"])
+        return t[t["not_estimable"].fillna("").astype(str) != ""]
+
+    t1 = flagged(table1)
+    for (site, _var), g in ([] if t1.empty else t1.groupby(["site", "variable"], sort=False)):
+        r = g.iloc[0]
+        what = f"toets voor {r['variable_label']}" if pd.isna(r["p"]) else f"SMD voor {r['variable_label']}"
+        add("Tabel 1", site, r["site_label"], what, r["not_estimable"])
+    mdl = flagged(model)
+    for _, r in mdl.iterrows():
+        if "model" in mdl.columns and r["model"] != MODEL_MAIN:
+            continue
+        add("Logistische regressie", ALL, s["all_sites_label"], f"odds ratio {r.get('label', r.get('term', ''))}",
+            r["not_estimable"])
+    for _, r in flagged(r_ind).iterrows():
+        what = "de waarde" if pd.isna(r["r_indicator"]) else "het betrouwbaarheidsinterval"
+        add("R-indicator", r["site"], r["site_label"], what, r["not_estimable"])
+    for name, t, what in (("Redenen om niet te komen", reasons_table, "redenen"),
+                          ("Zou graag komen (proxy)", would, "zou graag komen"),
+                          ("Hoe bezoekers ervan hoorden", heard_table, "kanalen")):
+        f = flagged(t)
+        keys = ["site", "source"] if "source" in f.columns else ["site"]
+        for key, g in ([] if f.empty else f.groupby(keys, sort=False)):
+            r = g.iloc[0]
+            label = f"{what} ({r['source_label']})" if "source" in keys else what
+            add(name, r["site"], r["site_label"], label, r["not_estimable"])
+    return pd.DataFrame(rows, columns=NOT_ESTIMABLE_COLUMNS)
+
+
+def not_estimable_text(table: pd.DataFrame, max_sites: int = 5) -> str:
+    """Dutch sentence(s) saying what in stage 02 could not be computed, from :func:`not_estimable_table`.
+
+    Grouped by table and reason; at most ``max_sites`` sites are named per group (then "en N
+    andere"), so the sentence stays readable for a national monitor.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame([{"table": "Tabel 1", "site": "PS", "site_label": "De Pitstop", "what": "toets voor Geslacht",
+    ...                    "reason": "empty group: ...", "reason_nl": "lege groep"}])
+    >>> not_estimable_text(t)
+    'Niet alles kon worden berekend. Tabel 1: toets voor Geslacht bij De Pitstop (lege groep).'
+    >>> not_estimable_text(t.iloc[:0])
+    'Alle statistieken van het bereik konden worden berekend.'
+    """
+    if table is None or table.empty:
+        return "Alle statistieken van het bereik konden worden berekend."
+    parts = []
+    for tname, tg in table.groupby("table", sort=False):
+        items = []
+        for (what, why), g in tg.groupby(["what", "reason_nl"], sort=False):
+            sites = list(dict.fromkeys(g["site_label"]))
+            named = ", ".join(sites[:max_sites]) + (f" en {len(sites) - max_sites} andere" if len(sites) > max_sites else "")
+            items.append(f"{what} bij {named} ({why})")
+        parts.append(f"{tname}: {'; '.join(items)}.")
+    return "Niet alles kon worden berekend. " + " ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
 # headline numbers
 # ----------------------------------------------------------------------------------------------
 def summary(counts: pd.DataFrame, model: pd.DataFrame, r_ind: pd.DataFrame, reasons_table: pd.DataFrame,
@@ -1270,16 +1660,24 @@ def summary(counts: pd.DataFrame, model: pd.DataFrame, r_ind: pd.DataFrame, reas
         add(f"pct_reached_{c['site']}_ci_low", 100 * c["ci_low"], f"Percentage bereikt, ondergrens 95%-BI, {where}", int(c["k"]))
         add(f"pct_reached_{c['site']}_ci_high", 100 * c["ci_high"], f"Percentage bereikt, bovengrens 95%-BI, {where}", int(c["k"]))
     main = model[(model["model"] == MODEL_MAIN) & (model["covariate"] != "site")]
-    first = main.iloc[0]
-    add("model_n_used", int(first["n_used"]), "Aantal respondenten in het logistische model (volledige gegevens)", int(first["n_used"]))
-    add("model_n_dropped", int(first["n_dropped"]), "Aantal respondenten weggelaten uit het model (ontbrekende gegevens)",
-        int(first["n_dropped"]))
+    # the model may be (partly) not estimable: its rows then carry NaN and a reason (B1's
+    # reach_model); the keys stay, with NaN values, so the report's text can say so
+    n_used = pd.to_numeric(main["n_used"]).iloc[0] if len(main) else np.nan
+    n_dropped = pd.to_numeric(main["n_dropped"]).iloc[0] if len(main) else np.nan
+    add("model_n_used", n_used, "Aantal respondenten in het logistische model (volledige gegevens)",
+        None if pd.isna(n_used) else int(n_used))
+    add("model_n_dropped", n_dropped, "Aantal respondenten weggelaten uit het model (ontbrekende gegevens)",
+        None if pd.isna(n_dropped) else int(n_dropped))
+    if "not_estimable" in main.columns:
+        bad = main["not_estimable"].fillna("").astype(str) != ""
+        add("model_n_not_estimable", int(bad.sum()), "Aantal odds ratio's dat niet te schatten was")
     for _, r in main.iterrows():
         add(f"or_{r['term']}", r["odds_ratio"], f"Odds ratio bereikt: {r['label']}")
         add(f"or_{r['term']}_ci_low", r["ci_low"], f"Odds ratio bereikt, ondergrens 95%-BI: {r['label']}")
         add(f"or_{r['term']}_ci_high", r["ci_high"], f"Odds ratio bereikt, bovengrens 95%-BI: {r['label']}")
         add(f"p_{r['term']}", r["p"], f"p-waarde (Wald): {r['label']}")
-    strongest = main.assign(_abs=main["log_or"].abs()).sort_values("_abs", ascending=False, kind="stable")
+    strongest = main[pd.to_numeric(main["log_or"]).notna()]  # an OR that is not estimable is never "strongest"
+    strongest = strongest.assign(_abs=pd.to_numeric(strongest["log_or"]).abs()).sort_values("_abs", ascending=False, kind="stable")
     for i, (_, r) in enumerate(strongest.head(int(s["model"].get("strongest", 2))).iterrows(), start=1):
         add(f"strongest_{i}_or", r["odds_ratio"], f"Sterkste samenhang nr. {i} (odds ratio): {r['label']}")
         add(f"strongest_{i}_ci_low", r["ci_low"], f"Sterkste samenhang nr. {i}, ondergrens 95%-BI: {r['label']}")
@@ -1287,20 +1685,30 @@ def summary(counts: pd.DataFrame, model: pd.DataFrame, r_ind: pd.DataFrame, reas
     for _, r in r_ind.iterrows():
         where = "alle krachtpunten" if r["site"] == ALL else r["site_label"]
         add(f"r_indicator_{r['site']}", r["r_indicator"], f"R-indicator van het bereik ({r['model']}), {where}")
+        if "ci_low" in r.index:
+            add(f"r_indicator_{r['site']}_ci_low", r["ci_low"], f"R-indicator, ondergrens 95%-BI (bootstrap), {where}")
+            add(f"r_indicator_{r['site']}_ci_high", r["ci_high"], f"R-indicator, bovengrens 95%-BI (bootstrap), {where}")
     non = reasons_table[(reasons_table["source"] == "non_visitors") & (reasons_table["site"] == ALL)]
     prx = reasons_table[(reasons_table["source"] == "proxy") & (reasons_table["site"] == ALL)]
-    if len(non):
-        add("n_non_visitors_all", int(non["n"].iloc[0]), "Aantal niet-bezoekers dat redenen gaf, alle krachtpunten", int(non["n"].iloc[0]))
-        top = non.sort_values("share", ascending=False, kind="stable").iloc[0]
-        add("top_reason_non_visitors_pct", 100 * top["share"], f"Meest genoemde reden door niet-bezoekers (%): {top['label']}", int(top["k"]))
-    if len(prx):
-        add("n_proxy_all", int(prx["n"].iloc[0]), "Aantal meldingen over niet-bezoekers (proxy), alle krachtpunten", int(prx["n"].iloc[0]))
-        top = prx.sort_values("share", ascending=False, kind="stable").iloc[0]
-        add("top_reason_proxy_pct", 100 * top["share"], f"Meest genoemde reden volgens bezoekers (proxy) (%): {top['label']}", int(top["k"]))
+    # the keys are always there (the report's text reads them): NaN, and "geen" as the reason's
+    # label, when nobody answered (a site without non-visitors, no proxy reports)
+    for key, part, who in (("non_visitors", non, "door niet-bezoekers"), ("proxy", prx, "volgens bezoekers (proxy)")):
+        n_key = "n_non_visitors_all" if key == "non_visitors" else "n_proxy_all"
+        n_label = ("Aantal niet-bezoekers dat redenen gaf, alle krachtpunten" if key == "non_visitors"
+                   else "Aantal meldingen over niet-bezoekers (proxy), alle krachtpunten")
+        n = int(part["n"].iloc[0]) if len(part) else 0
+        add(n_key, n, n_label, n)
+        answered = part[part["share"].notna()] if len(part) else part
+        if len(answered):
+            top = answered.sort_values("share", ascending=False, kind="stable").iloc[0]
+            add(f"top_reason_{key}_pct", 100 * top["share"], f"Meest genoemde reden {who} (%): {top['label']}", int(top["k"]))
+        else:
+            add(f"top_reason_{key}_pct", np.nan, f"Meest genoemde reden {who} (%): geen (niemand gaf een reden)")
     w = would[(would["site"] == ALL) & (would["level"] == "ja")]
-    if len(w):
-        add("would_like_yes_pct_all", 100 * w["share"].iloc[0],
-            "Percentage meldingen waarin de persoon volgens de bezoeker graag zou willen komen", int(w["k"].iloc[0]))
+    has_w = bool(len(w)) and bool(w["share"].notna().any())  # an empty table may lack the columns
+    add("would_like_yes_pct_all", 100 * w["share"].iloc[0] if has_w else np.nan,
+        "Percentage meldingen waarin de persoon volgens de bezoeker graag zou willen komen",
+        int(w["k"].iloc[0]) if has_w else None)
     return pd.DataFrame(rows)
 
 
@@ -1322,6 +1730,7 @@ SUPPRESSION: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     "reach_table1_display": ([], {}),
     "reach_model_display": ([], {}),
     "reach_cbs_not_compared": ([], {}),
+    "reach_not_estimable": ([], {}),
 }
 
 
@@ -1357,7 +1766,15 @@ def suppress(frame: pd.DataFrame, name: str, s: dict | None = None) -> pd.DataFr
     counts, derived = SUPPRESSION[name]
     if not counts:
         return frame.copy()
-    return fmt.suppress_small_cells(frame, counts, m, derived=derived)
+    out = fmt.suppress_small_cells(frame, counts, m, derived=derived)
+    if name == "reach_model" and "events_per_parameter" in frame:
+        # EPV = min(events, non-events) / parameters: it gives the rarer count away when that is 1-4
+        used, events = pd.to_numeric(frame["n_used"], errors="coerce"), pd.to_numeric(frame["n_events"], errors="coerce")
+        rarer = np.minimum(events, used - events)
+        small = (rarer >= 1) & (rarer < m)
+        out["events_per_parameter"] = out["events_per_parameter"].astype(object)
+        out.loc[small, "events_per_parameter"] = f"<{m}"
+    return out
 
 
 def publish(frame: pd.DataFrame, name: str, out: str | os.PathLike | None = None, s: dict | None = None) -> Path:

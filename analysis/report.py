@@ -8,6 +8,7 @@ directory the runner passes in ``$KRACHTPUNTEN_OUT``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -63,18 +64,46 @@ def to_markdown(df: pd.DataFrame, *, index: bool = False) -> str:
 
     >>> print(to_markdown(pd.DataFrame({"groep": ["a", "b"], "n": ["12", "<5"]})))
     | groep   |   n |
-    |:--------|----:|
+    |:-------|-------:|
     | a       |  12 |
     | b       |  <5 |
     """
     frame = df.reset_index() if index else df
-    align = ["right" if _numeric_like(frame[c]) else "left" for c in frame.columns]
-    return frame.to_markdown(index=False, colalign=align, disable_numparse=True)
+    # "< 0,001" and "<5" stay on one line: a no-break space after "<" (display only)
+    frame = frame.apply(lambda c: c.map(lambda v: re.sub(r"^<\s(?=\d)", "<\u00a0", v) if isinstance(v, str) else v))
+    numeric = [_numeric_like(frame[c]) for c in frame.columns]
+    align = ["right" if n else "left" for n in numeric]
+    text = frame.to_markdown(index=False, colalign=align, disable_numparse=True)
+    lines = text.split("\n")
+    if len(lines) > 1:
+        dashes = [_width(frame[c], c, n) for c, n in zip(frame.columns, numeric)]
+        lines[1] = "|" + "|".join((":" if a == "left" else "") + "-" * d + (":" if a == "right" else "")
+                                  for a, d in zip(align, dashes)) + "|"
+    return "\n".join(lines)
+
+
+#: Text columns claim at most this many characters of relative width (they wrap); see _width.
+TEXT_WIDTH_CAP = 16
+
+
+def _width(col: pd.Series, header, numeric: bool) -> int:
+    """Dashes under a pipe-table header: pandoc gives wide tables column widths in proportion.
+
+    A numeric column gets its longest cell plus a gap, so that a number never wraps or runs
+    into the next cell; a text column its longest cell, capped at :data:`TEXT_WIDTH_CAP` but
+    never below its longest word, since text wraps and would otherwise take the numbers' room.
+    (With tabulate's own dashes a 45-character label column left "0,008" 3 % of the width.)
+    """
+    cells = [str(header)] + [str(v) for v in col]
+    word = max((len(w) for c in cells for w in re.split(r"[\s\-–]+", c)), default=1)
+    if numeric:
+        return max(3, word, *(len(c) for c in cells[1:])) + 4
+    return max(3, word + 2, min(max(len(c) for c in cells), TEXT_WIDTH_CAP))
 
 
 def _numeric_like(col: pd.Series) -> bool:
     text = col.astype(str).str.strip()
-    pattern = r"^(?:<\s?\d+|[-−+]?\d[\d.\s]*(?:,\d+)?\s?%?(?:\s?\(.*\))?|–|-|)$"
+    pattern = r"^(?:<\s?\d[\d.]*(?:,\d+)?|[-−+]?\d[\d.\s]*(?:,\d+)?\s?%?(?:\s?\(.*\))?|–|-|)$"
     return bool(len(text)) and bool(text.str.fullmatch(pattern).all())
 
 
@@ -176,18 +205,28 @@ def flow_table(flow: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def limitations(synthetic: bool) -> str:
-    """The limitations section as Markdown; the synthetic-data caveat comes first when it applies."""
+def limitations(synthetic: bool, ps: dict | None = None) -> str:
+    """The limitations section as Markdown; the synthetic-data caveat comes first when it applies.
+
+    ``ps`` is the paired summary (:func:`summary` of ``paired_summary``): the numbers of
+    interviewees come from it, not from the design (drop-out makes them smaller than seven).
+    """
     items = []
     if synthetic:
         items.append(
             "**Synthetische data.** Dit rapport is gemaakt met synthetische gegevens. De uitkomsten "
             "laten zien dat de analyse werkt, niet hoe het met de krachtpunten gaat."
         )
+    small = ("**Kleine aantallen.** Met zo weinig geïnterviewden kunnen alleen grote veranderingen met enige "
+             "zekerheid worden vastgesteld; kleinere veranderingen kunnen er zijn zonder dat dit onderzoek ze kan "
+             "aantonen.")
+    if ps is not None and is_number(ps.get("median_pairs_per_site")):
+        small = (f"**Kleine aantallen.** Per krachtpunt zijn in de mediaan {num(ps['median_pairs_per_site'], 0)} "
+                 f"bezoekers twee keer geïnterviewd ({count(ps.get('n_pairs'))} in totaal). Met zo weinig mensen "
+                 "kunnen alleen grote veranderingen met enige zekerheid worden vastgesteld; kleinere veranderingen "
+                 "kunnen er zijn zonder dat dit onderzoek ze kan aantonen.")
     items += [
-        "**Kleine aantallen.** Per krachtpunt zijn zeven bezoekers twee keer geïnterviewd. Met zo "
-        "weinig mensen kunnen alleen grote veranderingen met enige zekerheid worden vastgesteld; "
-        "kleinere veranderingen kunnen er zijn zonder dat dit onderzoek ze kan aantonen.",
+        small,
         "**Geen vergelijkingsgroep.** Veranderingen bij bezoekers kunnen ook andere oorzaken hebben "
         "dan het krachtpunt; zonder vergelijkingsgroep is een effect niet vast te stellen.",
         "**Zelfselectie.** Wie de vragenlijst invulde, is niet per se representatief voor de wijk; "
@@ -196,6 +235,110 @@ def limitations(synthetic: bool) -> str:
         "\"<5\" om herleidbaarheid naar personen te voorkomen.",
     ]
     return "\n\n".join(items)
+
+
+#: Dutch names of the pre-specified primary test (study.yaml paired.primary_test).
+PRIMARY_TEST_NL = {"t": "gepaarde t-toets", "wilcoxon": "Wilcoxon-rangtekentoets"}
+
+
+def _or_text(rs: dict, k: int) -> str | None:
+    """'label' (odds ratio x; 95%-BI a–b) for the k-th strongest association, or None."""
+    from analysis import fmt
+
+    key = f"strongest_{k}_or"
+    if not is_number(rs.get(key)):
+        return None
+    label = summary_detail("reach_summary", key)
+    ci = ""
+    if is_number(rs.get(f"strongest_{k}_ci_low")) and is_number(rs.get(f"strongest_{k}_ci_high")):
+        ci = f"; 95%-BI {fmt.ci(float(rs[f'strongest_{k}_ci_low']), float(rs[f'strongest_{k}_ci_high']), 2)}"
+    return f"'{label}' (odds ratio {num(rs[key], 2)}{ci})"
+
+
+def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
+    """The Samenvatting's bullets as Markdown, every number and claim read from the results tables.
+
+    ``rs``/``ps``: :func:`summary` of ``reach_summary``/``paired_summary``; ``changes``:
+    results/paired_changes.csv. A value that is missing or not estimable is said in words
+    ("niet te schatten"), never shown as a dash in running text; the headline test and outcome
+    family are the pre-specified ones (study.yaml ``paired``).
+    """
+    from analysis import fmt
+
+    out = []
+    # reach
+    n_resp = rs.get("n_respondents_all")
+    if is_number(n_resp) and float(n_resp) > 0:
+        text = (f"**Bereik.** Van de {num(n_resp, 0)} bewoners die de bereiksvragenlijst invulden, bezocht "
+                f"{num(rs.get('pct_reached_all'), 0)}% het krachtpunt in het afgelopen half jaar")
+        if is_number(rs.get("pct_reached_all_ci_low")) and is_number(rs.get("pct_reached_all_ci_high")):
+            text += (f" (95%-BI {num(rs['pct_reached_all_ci_low'], 0)}–{num(rs['pct_reached_all_ci_high'], 0)}%)")
+        text += "."
+        strongest = [t for t in (_or_text(rs, 1), _or_text(rs, 2)) if t]
+        if strongest:
+            text += " Het sterkst hing bereikt worden samen met " + " en ".join(strongest) + "."
+        else:
+            text += (" Hoe bereikt worden samenhangt met de kenmerken van bewoners, was met deze gegevens niet te "
+                     "schatten (zie @sec-bereik).")
+    elif _is_suppressed(n_resp):
+        text = "**Bereik.** Minder dan vijf bewoners vulden de bereiksvragenlijst in; het bereik is niet beschreven."
+    else:
+        text = "**Bereik.** Er zijn geen bereiksvragenlijsten geanalyseerd."
+    out.append(text)
+    # reasons
+    reasons = []
+    for key, who in (("top_reason_non_visitors_pct", "Niet-bezoekers noemden het vaakst '{}'"),
+                     ("top_reason_proxy_pct", "volgens bezoekers houdt vooral '{}' bekenden tegen")):
+        if is_number(rs.get(key)) or _is_suppressed(rs.get(key)):
+            reasons.append(who.format(summary_detail("reach_summary", key)))
+    if reasons:
+        out.append("**Waarom niet.** " + "; ".join(reasons) + ".")
+    else:
+        out.append("**Waarom niet.** Er zijn (nog) te weinig redenen genoemd om samen te vatten.")
+    # changes, headline from the pre-specified primary test and the primary family only
+    test = PRIMARY_TEST_NL.get(str(ps.get("primary_test")), str(ps.get("primary_test")))
+    text = f"**Veranderingen.** {str(count(ps.get('n_pairs'))).capitalize()} bezoekers zijn twee keer geïnterviewd."
+    prim = changes[(changes["scope"] == "all") & (changes["holm_family"] == "primary")].sort_values("order")
+    parts = []
+    for _, row in prim.iterrows():
+        o, label = row["outcome"], str(row["label_short"])
+        dec = 1
+        if is_number(ps.get(f"mean_change_{o}")):
+            part = f"{label} veranderde gemiddeld met {num(ps[f'mean_change_{o}'], dec)} punten"
+            lo, hi = ps.get(f"mean_change_ci_low_{o}"), ps.get(f"mean_change_ci_high_{o}")
+            if is_number(lo) and is_number(hi):
+                part += f" (95%-BI {fmt.ci(float(lo), float(hi), dec)})"
+        elif _is_suppressed(ps.get(f"mean_change_{o}")):
+            part = f"de verandering in {label} rust op minder dan vijf personen en wordt niet getoond"
+        else:
+            why = _reasons_nl(row.get("not_estimable"))
+            part = f"de verandering in {label} was niet te schatten" + (f" ({why})" if why else "")
+        parts.append(part)
+    if parts:
+        text += " " + "; ".join(parts)[:1].upper() + "; ".join(parts)[1:] + "."
+    k, m = ps.get("n_holm_below_alpha_primary"), ps.get("n_outcomes_family_primary")
+    if is_number(m) and float(m) > 0:
+        alpha = num(ps.get("alpha"), 2) if is_number(ps.get("alpha")) else "0,05"
+        text += (f" Bij {num(k, 0) if is_number(k) else 'geen'} van de {num(m, 0)} vooraf gekozen primaire uitkomsten "
+                 f"({family_outcomes(changes, 'primary')}) is de verandering met de {test} ook na Holm-correctie "
+                 f"aantoonbaar (p < {alpha})")
+        j = ps.get("n_not_tested_primary")
+        if is_number(j) and float(j) > 0:
+            text += f"; bij {num(j, 0)} kon niet getoetst worden"
+        text += "."
+    out.append(text)
+    # what the study cannot show
+    mde = ps.get("mde_dz_all")
+    if is_number(mde):
+        text = (f"**Wat dit onderzoek niet kan.** Met {count(ps.get('n_pairs'))} paren is alleen een verandering van "
+                f"ongeveer {num(mde, 1)} keer de spreiding van de veranderingen (Cohen's *dz*) met 80% kans aan te tonen; ")
+    else:
+        text = ("**Wat dit onderzoek niet kan.** Met zo weinig paren is zelfs het kleinste aantoonbare effect niet te "
+                "berekenen; ")
+    text += ("een uitkomst zonder aantoonbare verandering betekent niet dat er niets veranderd is, en zonder "
+             "vergelijkingsgroep is niet vast te stellen of het krachtpunt de oorzaak is (zie Beperkingen).")
+    out.append(text)
+    return "\n".join(f"- {b}" for b in out)
 
 
 # --- values and display tables read from the results (formatting only, no statistics) ----------
@@ -277,13 +420,64 @@ def _mean_sd(mean, sd, decimals: int) -> str:
 INSTRUMENT_PREFIX = {"pg": "PG: ", "zrm": "ZRM: "}
 
 
+def is_number(x) -> bool:
+    """Whether a results value is a finite number (not missing, not "<5").
+
+    >>> is_number(0.7), is_number("<5"), is_number(float("nan")), is_number(None)
+    (True, False, False, False)
+    """
+    try:
+        return bool(pd.notna(x)) and not _is_suppressed(x) and bool(abs(float(x)) < float("inf"))
+    except (TypeError, ValueError):
+        return False
+
+
+def _reasons_nl(reason) -> str:
+    """The Dutch key(s) of a not-estimable reason (``paired.not_estimable_nl``), "" for none.
+
+    >>> _reasons_nl("too few pairs (n = 2; at least 2 needed)"), _reasons_nl(float("nan"))
+    ('te weinig paren', '')
+    """
+    from analysis import changes as ch
+
+    if not isinstance(reason, str) or not reason.strip():
+        return ""
+    nl = ch.paired_settings()["not_estimable_nl"]
+    return "; ".join(dict.fromkeys(nl[ch.reason_key(part)] for part in ch._split_reasons(reason)))
+
+
+def _family_nl(changes: pd.DataFrame) -> pd.Series:
+    from analysis import changes as ch
+
+    names = ch.paired_settings()["families_nl"]
+    return changes["holm_family"].map(lambda f: names.get(f, f)).fillna("")
+
+
+def family_outcomes(changes: pd.DataFrame, family: str) -> str:
+    """The outcomes of one pre-specified Holm family (results/paired_changes.csv), as Dutch text.
+
+    >>> t = pd.DataFrame({"scope": "all", "holm_family": ["primary", "primary", "secondary"], "order": [0, 3, 1],
+    ...                   "label_short": ["Eenzaamheid totaal", "WHO-5 welbevinden", "Sociale eenzaamheid"]})
+    >>> family_outcomes(t, "primary")
+    'eenzaamheid totaal en WHO-5 welbevinden'
+    """
+    rows = changes[(changes["scope"] == "all") & (changes["holm_family"] == family)].sort_values("order")
+    labels = [v if v[:3].isupper() else v[:1].lower() + v[1:] for v in rows["label_short"].astype(str)]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " en " + labels[-1] if labels else "geen"
+
+
 def paired_outcome_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
-    """Table of changes per outcome (results/paired_changes.csv, one scope) for the report."""
+    """Table of changes per outcome (results/paired_changes.csv, one scope) for the report.
+
+    Both tests with their Holm-adjusted p (within the outcome's pre-specified family);
+    "Niet te berekenen" gives the Dutch reason where a statistic could not be computed.
+    """
     rows = changes[changes["scope"] == scope].sort_values("order")
     dec = rows["instrument"].map({"who5": 1}).fillna(2).astype(int)
     prefix = rows["instrument"].map(INSTRUMENT_PREFIX).fillna("")
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "Uitkomst": prefix + rows["label_short"],
+        "Familie": _family_nl(rows).str.replace(" uitkomsten", "", regex=False),
         "n": rows["n_pairs"].map(lambda v: num(v, 0)),
         "T0 gem. (SD)": [_mean_sd(m, s, d) for m, s, d in zip(rows["mean_t0"], rows["sd_t0"], dec)],
         "T1 gem. (SD)": [_mean_sd(m, s, d) for m, s, d in zip(rows["mean_t1"], rows["sd_t1"], dec)],
@@ -293,24 +487,141 @@ def paired_outcome_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFr
         "p t-toets (Holm)": rows["p_t_holm"].map(p),
         "p Wilcoxon (Holm)": rows["p_wilcoxon_holm"].map(p),
     })
+    shown = ["mean_change", "mean_change_ci_low", "dz", "dz_ci_low", "p_t_holm", "p_wilcoxon_holm"]
+    missing = rows[shown].apply(lambda r: any(not (is_number(v) or _is_suppressed(v)) for v in r), axis=1)
+    reasons = rows["not_estimable"].map(_reasons_nl).where(missing, "")
+    if reasons.str.len().gt(0).any():
+        out["Niet te berekenen"] = reasons.to_numpy()
+    return out
+
+
+def _agree_nl(v) -> str:
+    if isinstance(v, str):
+        v = {"true": True, "false": False}.get(v.strip().lower(), None)
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+        return "–"
+    return "ja" if bool(v) else "nee"
 
 
 def mixed_model_table(mm: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
-    """Sensitivity analysis: wave effect of the mixed model next to the paired mean change."""
+    """Sensitivity analysis: wave effect of the mixed model next to the paired mean change,
+    with the agreement flag of results/paired_mixed_model.csv (rule in its ``agreement_rule``)."""
     info = changes[changes["scope"] == "all"].set_index("outcome")
     mm = mm.assign(_o=mm["outcome"].map(info["order"])).sort_values("_o")
     short = mm["outcome"].map(info["instrument"]).map(INSTRUMENT_PREFIX).fillna("") + mm["outcome"].map(info["label_short"])
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "Uitkomst": short,
         "Gepaarde verandering": mm["paired_mean_change"].map(lambda v: num(v, 2)),
         "Gemengd model: T1 − T0 (95%-BI)": [_ci(e, lo, hi, 2) for e, lo, hi in zip(mm["estimate"], mm["ci_low"], mm["ci_high"])],
         "Personen": mm["n_persons"].map(lambda v: num(v, 0)),
+        "Komt overeen": mm["agrees_with_paired"].map(_agree_nl),
     })
+    reasons = mm["not_estimable"].map(_reasons_nl)
+    if reasons.str.len().gt(0).any():
+        out["Niet te berekenen"] = reasons.to_numpy()
+    return out
+
+
+def mixed_model_sentence(mm: pd.DataFrame) -> str:
+    """Whether the mixed model agrees with the paired estimates, counted from the table's flag."""
+    from analysis import changes as ch
+
+    flag = mm["agrees_with_paired"].map(_agree_nl)
+    judged = flag[flag != "–"]
+    rule = ch.paired_settings()["agreement_rule_nl"]
+    if judged.empty:
+        return ("Het gemengde model en de gepaarde schatting konden voor geen enkele uitkomst worden vergeleken "
+                "(zie hieronder wat niet te berekenen was).")
+    n_yes, n_all = int((judged == "ja").sum()), len(mm)
+    text = (f"Bij {n_yes} van de {len(judged)} uitkomsten waar beide te schatten waren, komt het model overeen met "
+            f"de gepaarde schatting (regel: {rule}).")
+    if n_yes < len(judged):
+        text += f" Bij {len(judged) - n_yes} niet; daar hangt de uitkomst dus af van wie op T1 nog meedeed."
+    if len(judged) < n_all:
+        text += f" Voor {n_all - len(judged)} uitkomsten kon de vergelijking niet worden gemaakt."
+    return text
+
+
+def paired_binary_table(binary: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
+    """Shares lonely / poor wellbeing at T0 and T1 with the difference (Newcombe) and McNemar p."""
+    rows = binary[binary["scope"] == scope]
+
+    def share(n, prop):
+        if _is_suppressed(n) or _is_suppressed(prop):
+            return SUPPRESSED
+        return f"{num(n, 0)} ({num(100 * float(prop), 0)}%)" if pd.notna(prop) and pd.notna(n) else "–"
+
+    def diff(e, lo, hi):
+        if any(_is_suppressed(v) for v in (e, lo, hi)):
+            return SUPPRESSED
+        from analysis import fmt
+
+        return fmt.estimate_ci(100 * float(e), 100 * float(lo), 100 * float(hi), 0)
+
+    out = pd.DataFrame({
+        "Uitkomst": rows["label"].str[:1].str.upper() + rows["label"].str[1:],
+        "n": rows["n_pairs"].map(lambda v: num(v, 0)),
+        "T0: aantal (%)": [share(n, q) for n, q in zip(rows["n_t0"], rows["prop_t0"])],
+        "T1: aantal (%)": [share(n, q) for n, q in zip(rows["n_t1"], rows["prop_t1"])],
+        "Verschil T1 − T0, procentpunten (95%-BI)": [diff(e, lo, hi) for e, lo, hi in
+                                                     zip(rows["difference"], rows["ci_low"], rows["ci_high"])],
+        "Van-naar-wisselaars": rows["n_discordant"].map(lambda v: num(v, 0)),
+        "p McNemar (exact)": rows["p_mcnemar"].map(p),
+    })
+    reasons = rows["not_estimable"].map(_reasons_nl)
+    if reasons.str.len().gt(0).any():
+        out["Niet te berekenen"] = reasons.to_numpy()
+    return out
+
+
+def binary_sentence(binary: pd.DataFrame) -> str:
+    """The shares at T0 and T1 of each paired yes/no outcome (all pairs), from results/paired_binary.csv."""
+    parts = []
+    for _, r in binary[binary["scope"] == "all"].iterrows():
+        label = str(r["label"])
+        hidden = [w for w, c in (("T0", "prop_t0"), ("T1", "prop_t1")) if _is_suppressed(r[c])]
+        if hidden:
+            parts.append(f"Voor '{label}' rust het aandeel op {' en '.join(hidden)} op minder dan vijf personen "
+                         "en wordt het niet getoond.")
+            continue
+        if pd.isna(r["prop_t0"]) or pd.isna(r["prop_t1"]):
+            parts.append(f"Voor '{label}' zijn geen paren om aandelen te berekenen ({_reasons_nl(r['not_estimable'])}).")
+            continue
+        text = (f"Het aandeel '{label}' was {num(100 * float(r['prop_t0']), 0)}% op T0 en "
+                f"{num(100 * float(r['prop_t1']), 0)}% op T1")
+        if not any(_is_suppressed(r[c]) for c in ("difference", "ci_low", "ci_high")) and pd.notna(r["ci_low"]):
+            text += (f" (verschil {num(100 * float(r['difference']), 0)} procentpunten, 95%-BI "
+                     f"{num(100 * float(r['ci_low']), 0)} tot {num(100 * float(r['ci_high']), 0)})")
+        if _is_suppressed(r["p_mcnemar"]):
+            text += "; minder dan vijf personen wisselden van groep, te weinig voor een toets"
+        elif pd.isna(r["p_mcnemar"]):
+            text += "; niemand wisselde van groep, dus er valt niets te toetsen"
+        else:
+            text += f"; exacte McNemar-toets p = {p(r['p_mcnemar'])}".replace("p = <", "p < ")
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
+def not_estimable_text(out: str | os.PathLike | None = None) -> str:
+    """What stage 03 could not estimate and why, in Dutch, from the published results tables
+    (:func:`analysis.changes.not_estimable_text` on the CSVs the notebook wrote)."""
+    from analysis import changes as ch
+
+    tables = {}
+    for name in ch.RESULT_TABLES:
+        t = result(name, out)
+        if "not_estimable" in t:  # read back as NaN where empty; an all-empty column is float
+            t["not_estimable"] = t["not_estimable"].astype(object).where(t["not_estimable"].notna(), "").astype(str)
+        tables[name] = t
+    text = ch.not_estimable_text(tables, detail=False)
+    return text.replace(", met de reden in de kolom `not_estimable`", " (met de reden in de resultaattabellen)")
 
 
 def themes_table(themes: pd.DataFrame, group: str) -> pd.DataFrame:
     """Persons mentioning each code at T0 and T1, all sites (results/paired_themes.csv)."""
     sub = themes[(themes["site"] == "alle") & (themes["code_group"] == group)]
+    if sub.empty:
+        return pd.DataFrame({"Code": [], "Aantal": []})
 
     def cell(r):
         if _is_suppressed(r["n_persons"]):
@@ -329,7 +640,7 @@ def cooccurrence_table(co: pd.DataFrame, top: int = 8) -> pd.DataFrame:
     shown = co[~co["n_both"].map(_is_suppressed)].copy()
     shown["_n"] = pd.to_numeric(shown["n_both"], errors="coerce")
     shown["_lift"] = pd.to_numeric(shown["lift"], errors="coerce")
-    shown = shown.sort_values(["_n", "_lift"], ascending=[False, False]).head(top)
+    shown = shown[shown["_n"] > 0].sort_values(["_n", "_lift"], ascending=[False, False]).head(top)
     return pd.DataFrame({
         "Mechanisme": shown["mechanism_label"],
         "Verandering": shown["change_label"],
@@ -340,16 +651,31 @@ def cooccurrence_table(co: pd.DataFrame, top: int = 8) -> pd.DataFrame:
 
 
 def rci_sentence(rci: pd.DataFrame) -> str:
-    """One sentence on reliable change for the outcomes where it could be computed."""
-    done = rci[rci["status"] == "computed"]
+    """One sentence on reliable change for the outcomes where it could be computed.
+
+    The middle category is "geen betrouwbare verandering" (the change is within measurement
+    error), not "bleef gelijk"; counts of 1-4 read "minder dan vijf".
+
+    >>> t = pd.DataFrame({"outcome": "who5", "label": "WHO-5", "status": "computed",
+    ...                   "category": ["improved", "unchanged", "worse"], "n": ["<5", "14", "0"],
+    ...                   "reliable_change_threshold": 16.7, "not_estimable": ""})
+    >>> rci_sentence(t)
+    'Bij WHO-5 verbeterden minder dan vijf personen betrouwbaar, was er bij 14 personen geen betrouwbare verandering en gingen 0 personen betrouwbaar achteruit (drempel 16,7 punten).'
+    """
+    ne = rci["not_estimable"].fillna("") if "not_estimable" in rci else pd.Series("", index=rci.index)
+    done = rci[(rci["status"] == "computed") & (ne == "")]
     parts = []
     for outcome, sub in done.groupby("outcome", sort=False):
         counts = dict(zip(sub["category"], sub["n"]))
         parts.append(
             f"Bij {sub['label'].iloc[0]} verbeterden {count(counts.get('improved', 0))} personen betrouwbaar, "
-            f"bleven {count(counts.get('unchanged', 0))} gelijk en gingen {count(counts.get('worse', 0))} "
-            f"betrouwbaar achteruit (drempel {num(sub['reliable_change_threshold'].iloc[0], 1)} punten)."
+            f"was er bij {count(counts.get('unchanged', 0))} personen geen betrouwbare verandering en gingen "
+            f"{count(counts.get('worse', 0))} personen betrouwbaar achteruit "
+            f"(drempel {num(sub['reliable_change_threshold'].iloc[0], 1)} punten)."
         )
+    failed = rci[(rci["status"] == "computed") & (ne != "")].drop_duplicates("outcome")
+    for _, r in failed.iterrows():
+        parts.append(f"Bij {r['label']} kon de index niet worden berekend ({_reasons_nl(r['not_estimable'])}).")
     n_not = rci.loc[rci["status"] != "computed", "outcome"].nunique()
     if n_not:
         parts.append(
@@ -375,3 +701,145 @@ def not_compared_table(nc: pd.DataFrame) -> pd.DataFrame:
         per_site = [f"{site}: {', '.join(dict.fromkeys(g['_what']))}" for site, g in sub.groupby("site_label", sort=False)]
         rows.append({"Niet vergeleken": "; ".join(per_site), "Waarom niet": reason})
     return pd.DataFrame(rows)
+
+
+# --- reach section: sentences generated from the results tables (issue 15) ----------------------
+
+def reach_not_estimable_text(table: pd.DataFrame) -> str:
+    """What stage 02 could not compute, in Dutch (results/reach_not_estimable.csv).
+
+    >>> reach_not_estimable_text(pd.DataFrame(columns=["table", "site", "site_label", "what", "reason", "reason_nl"]))
+    'Alle statistieken van het bereik konden worden berekend.'
+    """
+    from analysis import reach
+
+    return reach.not_estimable_text(table.fillna(""))
+
+
+def model_method_sentence(model: pd.DataFrame) -> str:
+    """How the reach model was estimated and what its sensitivity analysis is (results/reach_model.csv).
+
+    Read from the table, not typed in the report: Firth only when a ``site_fixed`` row says so,
+    leave-one-site-out or cluster-robust as the table holds.
+
+    >>> t = pd.DataFrame({"model": ["site_fixed", "leave_one_site_out"], "site_left_out": ["", "DH"],
+    ...                   "method": ["Firth penalised likelihood", "maximum likelihood"],
+    ...                   "not_estimable": ["", ""]})
+    >>> print(model_method_sentence(t))  # doctest: +ELLIPSIS
+    Als gevoeligheidsanalyse is het model ... Firth-correctie [@firth1993; @heinze2002].
+    """
+    models = set(model["model"].dropna())
+    parts = []
+    if "leave_one_site_out" in models:
+        parts.append("Als gevoeligheidsanalyse is het model telkens opnieuw geschat zonder één van de "
+                     "krachtpunten (kolommen 'OR zonder …'): zo is te zien of een samenhang op één krachtpunt "
+                     "rust. Cluster-robuuste standaardfouten zijn bij zo weinig krachtpunten niet zinvol en "
+                     "worden niet gebruikt.")
+    elif "site_fixed_cluster" in models:
+        n = model.loc[model["model"] == "site_fixed_cluster", "n_clusters"].dropna()
+        g = f" ({num(n.iloc[0], 0)} krachtpunten)" if len(n) else ""
+        parts.append(f"Als gevoeligheidsanalyse zijn cluster-robuuste standaardfouten per krachtpunt{g} gebruikt, "
+                     "met kleine-steekproefcorrectie en een t-verdeling met G − 1 vrijheidsgraden.")
+    ne = model.get("not_estimable", pd.Series("", index=model.index)).fillna("").astype(str)
+    if (ne[model["model"] == "site_fixed"] != "").any():
+        parts.append("Odds ratio's die niet te schatten waren, staan in de tabel met de reden en ontbreken in de figuur.")
+    main = model[model["model"] == "site_fixed"]
+    if "method" in model and (main["method"] == "Firth penalised likelihood").any():
+        parts.append("Omdat een groep volledig bereikt of volledig niet bereikt was (scheiding), is het model "
+                     "geschat met de Firth-correctie [@firth1993; @heinze2002].")
+    return " ".join(parts)
+
+
+def r_indicator_sentence(table: pd.DataFrame) -> str:
+    """The R-indicator per site with its bootstrap interval, or why not (results/reach_r_indicator.csv).
+
+    >>> t = pd.DataFrame({"site": ["DH", "PS"], "site_label": ["Delfshaven", "De Pitstop"],
+    ...                   "r_indicator": [0.81, None], "ci_low": [0.7, None], "ci_high": [0.9, None],
+    ...                   "not_estimable": [None, "empty group: no one with reached = 0 among 3 at PS"]})
+    >>> r_indicator_sentence(t)
+    '0,81 (95%-BI 0,70–0,90) bij Delfshaven en niet te schatten bij De Pitstop (lege groep)'
+    """
+    from analysis import fmt, reach
+
+    parts = []
+    for _, r in table[table["site"] != reach.ALL].iterrows():
+        why = r.get("not_estimable")
+        why = why if isinstance(why, str) else ""
+        if pd.isna(r["r_indicator"]):
+            parts.append(f"niet te schatten bij {r['site_label']} ({reach.not_estimable_nl(why)})")
+        elif pd.isna(r["ci_low"]):
+            parts.append(f"{fmt.number(r['r_indicator'], 2)} bij {r['site_label']} (geen interval, "
+                         f"{reach.not_estimable_nl(why) or 'niet berekend'})")
+        else:
+            parts.append(f"{fmt.number(r['r_indicator'], 2)} (95%-BI {fmt.ci(r['ci_low'], r['ci_high'])}) bij {r['site_label']}")
+    if not parts:
+        return "niet berekend (geen krachtpunten)"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
+
+
+def representation_caveats(table: pd.DataFrame) -> str:
+    """Which population each CBS comparison is with, and which reference is itself an estimate.
+
+    From results/reach_representation.csv (``variable_label``, ``population``,
+    ``reference_is_estimate``), one clause per compared variable, so the prose claims only what
+    the table holds.
+
+    >>> t = pd.DataFrame({"variable_label": ["Geslacht", "Eenzaamheid"], "population": ["alle inwoners", "landelijk"],
+    ...                   "reference_is_estimate": [False, True]})
+    >>> representation_caveats(t)[:60]
+    'Geslacht met alle inwoners; Eenzaamheid met landelijk. Het C'
+    """
+    if table.empty or "population" not in table.columns:
+        return "Er kon geen vergelijking met CBS-cijfers worden gemaakt."
+    parts, estimates = [], []
+    for (label, pop), g in table.groupby(["variable_label", "population"], sort=False):
+        short = label.split(" (")[0]
+        parts.append(f"{short} met {pop}")
+        if str(g["reference_is_estimate"].iloc[0]).lower() == "true":
+            estimates.append(short.lower())
+    text = "; ".join(parts) + "."
+    if estimates:
+        text += (f" Het CBS-cijfer voor {' en '.join(estimates)} is zelf een schatting uit een steekproef; het "
+                 "getoonde interval houdt geen rekening met die onzekerheid en is dus te smal.")
+    return text
+
+
+def reasons_sentence(table: pd.DataFrame) -> str:
+    """The reasons paragraph's claims, from results/reach_summary.csv, also when nobody answered.
+
+    >>> t = pd.DataFrame({"key": ["n_non_visitors_all", "top_reason_non_visitors_pct", "n_proxy_all",
+    ...                           "top_reason_proxy_pct", "would_like_yes_pct_all"],
+    ...                   "value": [40, 35.0, 0, None, None],
+    ...                   "label": ["x", "Meest genoemde reden door niet-bezoekers (%): geen behoefte", "x",
+    ...                             "Meest genoemde reden volgens bezoekers (proxy) (%): geen (niemand gaf een reden)", "x"]})
+    >>> reasons_sentence(t)
+    "De reden die niet-bezoekers het vaakst noemden, was 'geen behoefte' (35%). Er waren geen meldingen van bezoekers over bekenden die niet komen."
+    """
+    rows = table.set_index("key")
+
+    def value(key):
+        v = rows["value"].get(key, float("nan"))
+        return v if _is_suppressed(v) else float(v) if v is not None and v == v else float("nan")
+
+    def detail(key):
+        return str(rows["label"].get(key, "")).rsplit(": ", 1)[-1]
+
+    def known(v):
+        return _is_suppressed(v) or v == v
+
+    out = []
+    top = value("top_reason_non_visitors_pct")
+    if known(top):
+        out.append(f"De reden die niet-bezoekers het vaakst noemden, was '{detail('top_reason_non_visitors_pct')}' ({num(top, 0)}%).")
+    else:
+        out.append("Geen enkele niet-bezoeker gaf een reden om niet te komen.")
+    n_proxy, top_p, yes = value("n_proxy_all"), value("top_reason_proxy_pct"), value("would_like_yes_pct_all")
+    if known(top_p):
+        text = (f"Bezoekers die iemand kennen die niet komt ({count(n_proxy)} meldingen), noemden het vaakst "
+                f"'{detail('top_reason_proxy_pct')}' ({num(top_p, 0)}%)")
+        if known(yes):
+            text += f"; in {num(yes, 0)}% van de meldingen zou die persoon volgens de bezoeker wel graag willen komen"
+        out.append(text + ".")
+    else:
+        out.append("Er waren geen meldingen van bezoekers over bekenden die niet komen.")
+    return " ".join(out)

@@ -75,6 +75,8 @@ def test_zero_changes_dropped_and_said(hand_table):
 
 
 def test_holm_across_the_family_per_scope_and_site(hand_table):
+    # djg_total and who5 are the primary family of study.yaml (m = 2 in each scope and site)
+    assert (hand_table["holm_family"] == "primary").all()
     for (_, _), g in hand_table.groupby(["scope", "site"]):
         p = g["p_t"].to_numpy()
         # Holm with m = 2: smallest p times 2, the other max(that, p) (capped at 1)
@@ -82,7 +84,7 @@ def test_holm_across_the_family_per_scope_and_site(hand_table):
         first = min(1, 2 * p[lo])
         assert g["p_t_holm"].to_numpy()[lo] == pytest.approx(first)
         assert g["p_t_holm"].to_numpy()[hi] == pytest.approx(max(first, p[hi]))
-        assert (g["holm_m"] == 2).all()
+        assert (g["holm_m_t"] == 2).all()
 
 
 def test_direction_turned_for_loneliness(hand_table):
@@ -145,9 +147,11 @@ def res():
 
 def test_outcome_family_has_pg_mean(res):
     assert list(res["info"].index) == iv.outcomes()[:10] + ["pg_mean"] + iv.outcomes()[10:]
-    assert (res["changes"].groupby(["scope", "site"])["holm_m"].max() <= 17).all()
+    assert (res["changes"].groupby(["scope", "site"])["holm_m_t"].max() <= 15).all()
     overall = res["changes"][res["changes"]["scope"] == "all"]
-    assert overall["holm_m"].iloc[0] == overall["p_t"].notna().sum() == 17
+    # Holm within the pre-specified families of study.yaml: 2 primary + 15 secondary outcomes
+    m = overall.groupby("holm_family")["holm_m_t"].first()
+    assert m.to_dict() == {"primary": 2, "secondary": 15} and overall["p_t"].notna().sum() == 17
 
 
 def test_pg_mean_is_mean_of_dimensions(res):
@@ -246,7 +250,7 @@ def test_mde_text_uses_computed_numbers(res):
     s = res["summary"].set_index("key")["value"]
     assert f"{int(s['n_pairs'])} paren" in text
     assert fmt.number(float(s["mde_dz_all"]), 2) in text
-    assert fmt.number(float(s["mde_dz_all_holm"]), 2) in text
+    assert fmt.number(float(s["mde_dz_all_holm_primary"]), 2) in text
     assert fmt.number(float(s["mde_change_who5"]), 0) in text
 
 
@@ -353,3 +357,359 @@ def test_slope_lines_one_segment_per_distinct_pair():
     # 51 persons on one pair (all sites pooled): the widest line is 6 pt, a single person 1 pt
     many = pd.DataFrame({"t0": [5.0] * 51 + [2.0], "t1": [6.0] * 51 + [2.0]})
     assert sorted(changes._person_lines(many, True).get_linewidths()) == pytest.approx([1.0, 6.0])
+
+
+# --- issue 15: valid data of any size, pre-specified families, paired binary outcomes ----------
+#
+# Small data sets are built by hand: every person has a site, a T0 score per outcome and a change
+# (None = dropped out before T1). The expected values are hand computations written out.
+
+from hypothesis import given, settings as hsettings
+from hypothesis import strategies as hs
+
+OUTCOMES = iv.outcomes()
+RANGES = {o: changes.outcome_info().loc[o, ["scale_low", "scale_high"]].tolist() for o in OUTCOMES}
+EMPTY_SEGMENTS = pd.DataFrame({"segment_id": pd.Series(dtype=int), "person_id": pd.Series(dtype=object),
+                               "site": pd.Series(dtype=object), "wave": pd.Series(dtype=object),
+                               "code_group": pd.Series(dtype=object), "code": pd.Series(dtype=object)})
+
+
+def _data(persons, constant=(), no_change=()):
+    """Long interviews and wide pairs from (site, t0_level, change or None) per person.
+
+    Outcome o's T0 score is ``lo + (t0_level + i) % (hi - lo + 1)`` (i = the outcome's index),
+    its T1 score T0 + change clipped to the range; outcomes in ``constant`` are ``lo`` at both
+    waves for everybody, outcomes in ``no_change`` keep their T0 score.
+    """
+    rows = []
+    for k, (site, level, change) in enumerate(persons):
+        pid = f"P{k:02d}"
+        for wave, day in (("T0", "2025-01-06"), ("T1", "2025-07-07")):
+            if wave == "T1" and change is None:
+                continue
+            row = {"person_id": pid, "site": site, "wave": wave, "date": pd.Timestamp(day)}
+            for i, o in enumerate(OUTCOMES):
+                lo, hi = RANGES[o]
+                t0 = lo + (level + i) % int(hi - lo + 1)
+                v = t0 if wave == "T0" or o in no_change else min(hi, max(lo, t0 + change))
+                row[o] = lo if o in constant else v
+            rows.append(row)
+    cols = ["person_id", "site", "wave", "date", *OUTCOMES]
+    long = pd.DataFrame(rows, columns=cols)
+    long["wave"] = long["wave"].astype(object)
+    long["date"] = pd.to_datetime(long["date"])
+    for o in OUTCOMES:
+        long[o] = pd.array(long[o].tolist(), dtype="Int64")
+    pairs = iv.pair(long, OUTCOMES, (4, 8))
+    return long, pairs
+
+
+def _analyse(long, pairs, segments=EMPTY_SEGMENTS, outcomes=None):
+    return changes.analyse(long, pairs, segments, n_resamples=99, seed=1, outcomes=outcomes)
+
+
+#: Per table, the statistic columns that must be a number or come with a reason.
+CORE = {"changes": ["mean_change", "t", "p_t", "p_wilcoxon", "dz", "dz_ci_low", "dz_ci_high", "rank_biserial",
+                    "p_t_holm", "p_wilcoxon_holm", "p_primary", "p_primary_holm"],
+        "binary": ["prop_t0", "prop_t1", "difference", "ci_low", "ci_high", "p_mcnemar"],
+        "mixed_model": ["estimate", "se", "p", "ci_low", "ci_high"],
+        "mde": ["mde_dz", "mde_dz_holm_strictest"],
+        "attrition": ["mean_completers", "mean_dropouts", "sd_completers", "sd_dropouts", "difference"],
+        "cooccurrence": ["pct_change_with_mechanism", "lift"]}
+
+
+def _check_number_or_reason(res):
+    """Every statistic a finite number, or its row says why not (a reason with a known key)."""
+    for name, cols in CORE.items():
+        t = res[name]
+        assert "not_estimable" in t, name
+        for _, r in t.iterrows():
+            for part in changes._split_reasons(r["not_estimable"]):
+                assert changes.reason_key(part)  # starts with a known key (raises otherwise)
+            for c in cols:
+                v = pd.to_numeric(pd.Series([r[c]]), errors="coerce").iloc[0]
+                assert np.isfinite(v) or r["not_estimable"] != "", f"{name}.{c} is {r[c]!r} without a reason: {r.to_dict()}"
+    rci = res["rci"]
+    comp = rci[rci["status"] == "computed"]
+    assert (comp["n"].notna() | (comp["not_estimable"] != "")).all()
+
+
+def _all_stage_functions(res, tmp=None):
+    """The publishing, text and figure functions on an analysed result: none may raise."""
+    import matplotlib.pyplot as plt
+
+    pub = changes.publishable(res)
+    text = changes.not_estimable_text(pub)
+    assert text.startswith("**Wat niet te berekenen was.**")
+    changes.mde_text(pub["paired_summary"])
+    for scope in ("all", "site", "interval_ok"):
+        changes.headline_table(pub["paired_changes"], scope)
+        changes.binary_overview(pub["paired_binary"], scope)
+    changes.themes_overview(pub["paired_themes"])
+    changes.cooccurrence_matrix(pub["paired_cooccurrence"])
+    sites = sorted(res["interviews"]["site"].unique())
+    for inst in res["info"]["instrument"].unique():
+        plt.close(changes.plot_slopes(res["pairs"], res["info"], inst, sites=sites))
+    plt.close(changes.plot_change_summary(res["changes"], res["mde"]))
+    return pub, text
+
+
+def test_two_sites_two_pairs_each_by_hand():
+    # DH: levels 1, 3 with changes +1, +2; LH: levels 2, 2 with changes -1, +1
+    long, pairs = _data([("DH", 1, 1), ("DH", 3, 2), ("LH", 2, -1), ("LH", 2, 1)])
+    res = _analyse(long, pairs)
+    _check_number_or_reason(res)
+    _all_stage_functions(res)
+    ch = res["changes"].set_index(["scope", "site", "outcome"])
+    # zrm_financien (index 10, range 1-5): T0 = 1 + (level + 10) % 5 -> DH 2, 4; LH 3, 3;
+    # T1 clipped: 3, 5 (DH), 2, 4 (LH); changes +1, +1, -1, +1: mean 0.5, SD sqrt(3)/... :
+    # deviations 0.5, 0.5, -1.5, 0.5 -> SS = 3, SD = 1, t = 0.5 / (1 / 2) = 1, df 3
+    r = ch.loc[("all", "alle", "zrm_financien")]
+    assert (r["n_pairs"], r["mean_change"], r["sd_change"]) == (4, 0.5, 1.0)
+    assert r["t"] == pytest.approx(1.0) and r["p_t"] == pytest.approx(2 * st.t.sf(1.0, 3))
+    # per site, 2 pairs: DH changes +1, +1 -> same amount: t and dz undefined, said
+    dh = ch.loc[("site", "DH", "zrm_financien")]
+    assert np.isnan(dh["p_t"]) and np.isnan(dh["dz"])
+    assert dh["not_estimable"].startswith("no variation: every pair changed by the same amount (1)")
+    # the Wilcoxon test still exists: two positive changes, exact two-sided p = 2 * 1/4
+    assert dh["p_wilcoxon"] == pytest.approx(0.5)
+    # every site has its rows, the two sites x 2 pairs: n_pairs 2 in each
+    assert set(res["changes"].query("scope == 'site'")["n_pairs"]) == {2}
+
+
+def test_holm_within_pre_specified_families_by_hand():
+    # families of study.yaml: primary = djg_total, who5; secondary = the other 15
+    long, pairs = _data([("DH", k, c) for k, c in zip(range(8), [1, 2, 0, 3, 1, 2, 4, -1])]
+                        + [("LH", k, c) for k, c in zip(range(6), [2, 1, 1, 0, 3, 2])])
+    info = changes.outcome_info()
+    _, pairs = changes.with_pg_mean(long, pairs)
+    t = changes.change_table(pairs, info, scopes=("all",), n_resamples=99, seed=1).set_index("outcome")
+    assert set(t.loc[["djg_total", "who5"], "holm_family"]) == {"primary"}
+    assert (t.drop(["djg_total", "who5"])["holm_family"] == "secondary").all()
+    # primary family, m = 2 (Holm 1979): smaller p x 2; the larger max(that, p x 1)
+    p = t.loc[["djg_total", "who5"], "p_t"].to_numpy()
+    small, large = sorted(p)
+    want = {min(p): min(1, 2 * small), max(p): min(1, max(2 * small, large))}
+    for o in ("djg_total", "who5"):
+        assert t.loc[o, "p_t_holm"] == pytest.approx(want[t.loc[o, "p_t"]])
+        assert t.loc[o, "holm_m_t"] == 2 and t.loc[o, "family_size"] == 2
+    # secondary family: m = number of computed p-values among the 15; the i-th smallest
+    # p (i = 1..m) times (m - i + 1), running maximum, capped at 1
+    sec = t[t["holm_family"] == "secondary"]
+    ps_ = sec["p_t"].dropna().sort_values()
+    m = len(ps_)
+    running, hand = 0.0, {}
+    for i, (o, v) in enumerate(ps_.items()):
+        running = max(running, min(1.0, (m - i) * v))
+        hand[o] = running
+    for o, v in hand.items():
+        assert sec.loc[o, "p_t_holm"] == pytest.approx(v)
+    assert (sec["holm_m_t"] == m).all() and (sec["family_size"] == 15).all()
+    # primary test t (study.yaml): p_primary is p_t
+    assert (t["p_primary_holm"].fillna(-1) == t["p_t_holm"].fillna(-1)).all()
+
+
+def test_headline_counts_only_primary_test_and_family():
+    long, pairs = _data([("DH", k, c) for k, c in zip(range(8), [1, 2, 1, 3, 1, 2, 4, 1])]
+                        + [("LH", k, c) for k, c in zip(range(6), [2, 1, 1, 2, 3, 2])])
+    res = _analyse(long, pairs)
+    s = res["summary"].set_index("key")["value"]
+    allc = res["changes"].query("scope == 'all'")
+    prim = allc[allc["holm_family"] == "primary"]
+    assert s["primary_test"] == "t"
+    assert s["n_outcomes_family_primary"] == 2
+    assert s["n_holm_below_alpha_primary"] == int((prim["p_t_holm"] < 0.05).sum())
+    sec = allc[allc["holm_family"] == "secondary"]
+    assert s["n_holm_below_alpha_secondary"] == int((sec["p_t_holm"] < 0.05).sum())
+    assert "n_outcomes_holm_t" not in s.index and "n_outcomes_holm_wilcoxon" not in s.index
+    # the Holm-strictest MDE of the primary family uses alpha / 2 (2 primary outcomes):
+    # power of the paired t at that dz is 0.80 (noncentral t, scipy)
+    n = int(prim["n_pairs"].max())
+    dz = float(s["mde_dz_all_holm_primary"])
+    crit = st.t.isf(0.025 / 2, n - 1)
+    power = st.nct.sf(crit, n - 1, dz * np.sqrt(n)) + st.nct.cdf(-crit, n - 1, dz * np.sqrt(n))
+    assert power == pytest.approx(0.8, abs=1e-3)
+
+
+def test_outcome_with_no_change_and_constant_outcome():
+    persons = [("DH", k, c) for k, c in zip(range(6), [1, 2, 1, 2, 1, 3])]
+    long, pairs = _data(persons, constant=("zrm_financien",), no_change=("pg_zingeving",))
+    res = _analyse(long, pairs)
+    _check_number_or_reason(res)
+    _all_stage_functions(res)
+    r = res["changes"].query("scope == 'all'").set_index("outcome")
+    for o in ("zrm_financien", "pg_zingeving"):
+        assert r.loc[o, "mean_change"] == 0
+        assert r.loc[o, "not_estimable"].startswith("no variation: no one changed")
+        assert np.isnan(r.loc[o, ["p_t", "p_wilcoxon", "dz", "rank_biserial"]].astype(float)).all()
+    # the untestable outcome is not in the Holm family's m: 15 - 2 p-values
+    assert r.loc["djg_social", "holm_m_t"] == 13
+    # RCI of WHO-5 still computed; the mixed model rows are a number or a reason
+    assert (res["rci"].query("outcome == 'who5'")["not_estimable"] == "").all()
+
+
+def test_empty_t1_wave():
+    long, pairs = _data([("DH", 1, None), ("DH", 2, None), ("LH", 3, None)])
+    assert len(pairs) == 0
+    res = _analyse(long, pairs)
+    _check_number_or_reason(res)
+    pub, text = _all_stage_functions(res)
+    ch = res["changes"]
+    assert (ch["n_pairs"] == 0).all()
+    assert ch["not_estimable"].str.startswith("too few pairs (n = 0").all()
+    # every site interviewed has its per-site rows
+    assert set(ch.query("scope == 'site'")["site"]) == {"DH", "LH"}
+    assert res["mixed_model"]["not_estimable"].str.startswith("too few pairs").all()
+    assert res["binary"]["not_estimable"].str.startswith("too few pairs").all()
+    assert "te weinig paren" in text
+    s = res["summary"].set_index("key")["value"]
+    assert s["n_pairs"] == 0 and s["n_dropouts"] == 3 and np.isnan(s["mde_dz_all"])
+
+
+def test_no_interviews_at_all():
+    long, pairs = _data([])
+    res = _analyse(long, pairs)
+    _check_number_or_reason(res)
+    _all_stage_functions(res)
+    assert (res["changes"]["scope"] != "site").all()
+
+
+def test_one_pair_and_a_site_where_everyone_dropped_out():
+    long, pairs = _data([("DH", 2, 1), ("LH", 1, None), ("LH", 3, None)])
+    res = _analyse(long, pairs)
+    _check_number_or_reason(res)
+    pub, text = _all_stage_functions(res)
+    lh = res["changes"].query("scope == 'site' and site == 'LH'")
+    assert len(lh) == 17 and (lh["n_pairs"] == 0).all()
+    one = res["changes"].query("scope == 'all'")
+    assert (one["n_pairs"] <= 1).all() and one["not_estimable"].str.startswith("too few pairs").all()
+    # published rows on 1-4 pairs give no reason: "too few pairs" beside "<5" would say n is 1
+    pc = pub["paired_changes"]
+    small = res["changes"]["n_pairs"].between(1, 4)
+    assert small.any() and (pc.loc[small, "n_pairs"] == "<5").all()
+    assert (pc.loc[small, "not_estimable"] == "").all()
+    assert (pc.loc[res["changes"]["n_pairs"] == 0, "not_estimable"].str.startswith("too few pairs")).all()
+    assert "Wijkatelier Lindenholt" in text
+
+
+def test_mixed_model_agreement_rule():
+    # inside the CI and the same sign -> agrees; opposite signs -> not; missing -> NA
+    assert changes._agreement(1.0, 1.2, 0.1, 2.3) is True
+    assert changes._agreement(-0.1, 0.5, -1.0, 2.0) is False
+    assert changes._agreement(3.0, 1.2, 0.1, 2.3) is False
+    assert changes._agreement(0.0, 0.0, -1.0, 1.0) is True
+    assert changes._agreement(np.nan, 1.0, 0.0, 2.0) is pd.NA
+
+
+def test_binary_table_by_hand():
+    # lonely = djg_total >= 2 (index 0, range 0-6: T0 = level % 7). Levels 0, 1, 2, 3, 4, 5
+    # with changes +2, +1, -1, -2, 0, 0: T0 0 1 2 3 4 5 -> T1 2 2 1 1 4 5.
+    # T0 lonely: 2, 3, 4, 5 (4 persons); T1 lonely: 2 (the 0 -> 2), 2 (1 -> 2), 4, 5 -> 4 persons
+    # a (both) = 2 (levels 4, 5), b (T0 only) = 2 (2 -> 1, 3 -> 1), c (T1 only) = 2, d = 0
+    long, pairs = _data([("DH", k, c) for k, c in zip(range(6), [2, 1, -1, -2, 0, 0])])
+    b = changes.binary_table(pairs, scopes=("all",)).set_index("outcome").loc["lonely"]
+    assert (b["n_both"], b["n_t0_only"], b["n_t1_only"], b["n_neither"]) == (2, 2, 2, 0)
+    assert b["difference"] == 0 and b["rule"] == "djg_total >= 2"
+    # exact McNemar on b = c = 2: 2 * P(B <= 2 | 4, 1/2) = 2 * 11/16 -> capped at 1
+    assert b["p_mcnemar"] == 1.0
+    # published: counts of 1-4 (also the discordant ones) as "<5", p derived from them
+    res = _analyse(long, pairs)
+    pub = changes.publishable(res)["paired_binary"].query("scope == 'all' and outcome == 'lonely'").iloc[0]
+    for c in ("n_both", "n_t0_only", "n_t1_only", "n_t0", "n_t1", "n_discordant", "p_mcnemar", "prop_t0"):
+        assert pub[c] == "<5", c
+    assert pub["n_pairs"] == 6 and pub["n_neither"] == 0
+
+
+def test_binary_thresholds_come_from_configuration():
+    long, pairs = _data([("DH", k, c) for k, c in zip(range(6), [2, 1, -1, -2, 0, 0])])
+    cfg = changes.paired_settings()
+    cfg = {**cfg, "binary": {"lonely": {"variable": "djg_total", "min": 5, "nl": "sterk eenzaam"}}}
+    b = changes.binary_table(pairs, scopes=("all",), settings=cfg).iloc[0]
+    # djg_total >= 5: T0 5 only (level 5) and T1 5 only: a = 1, b = c = 0, d = 5
+    assert (b["n_both"], b["n_t0_only"], b["n_t1_only"], b["n_neither"]) == (1, 0, 0, 5)
+    assert b["rule"] == "djg_total >= 5" and b["not_estimable"].startswith("no variation")
+
+
+def test_settings_are_checked():
+    study = {"paired": {**config.study()["paired"], "primary_test": "sign"}}
+    with pytest.raises(ValueError, match="primary_test"):
+        changes.paired_settings(study)
+    with pytest.raises(ValueError, match="in no family"):
+        changes.outcome_families(INFO, {**changes.paired_settings(), "families": {"primary": ["who5"]}})
+    with pytest.raises(ValueError, match="both"):
+        changes.outcome_families(INFO.loc[["who5"]], {**changes.paired_settings(),
+                                                      "families": {"a": ["who5"], "b": ["who5"]}})
+    bad = {"paired": {k: v for k, v in config.study()["paired"].items() if k != "not_estimable_nl"}}
+    with pytest.raises(ValueError, match="not_estimable_nl"):
+        changes.paired_settings(bad)
+
+
+def test_rci_middle_category_is_no_reliable_change(res):
+    rci = res["rci"].query("outcome == 'who5'")
+    assert set(rci["category_nl"]) == {"betrouwbaar verbeterd", "geen betrouwbare verandering",
+                                       "betrouwbaar verslechterd"}
+    assert "rci_who5_no_reliable_change" in set(res["summary"]["key"])
+
+
+SIZES = hs.integers(min_value=0, max_value=10)
+PROPERTY_OUTCOMES = ["djg_total", "who5", "pg_meedoen", "pg_mean", "zrm_financien"]
+VARIED = ["djg_total", "who5", "pg_meedoen", "pg_zingeving", "zrm_financien"]
+
+
+@hsettings(max_examples=30, deadline=None)
+@given(data=hs.data())
+def test_property_stage_functions_on_any_size(data):
+    """Generated pair tables of 0-10 persons (ties, zeros, constant columns, empty sites)."""
+    n = data.draw(SIZES, label="persons")
+    persons = data.draw(hs.lists(hs.tuples(hs.sampled_from(["DH", "LH", "PS"]), hs.integers(0, 3),
+                                           hs.one_of(hs.none(), hs.integers(-1, 1))), min_size=n, max_size=n),
+                        label="persons")
+    constant = data.draw(hs.sets(hs.sampled_from(VARIED), max_size=3), label="constant")
+    no_change = data.draw(hs.sets(hs.sampled_from(VARIED), max_size=3), label="no_change")
+    long, pairs = _data(persons, constant=constant, no_change=no_change)
+    # one outcome per instrument (and pg_mean, computed from the six PG dimensions), for speed
+    res = _analyse(long, pairs, outcomes=PROPERTY_OUTCOMES)
+    _check_number_or_reason(res)
+    _all_stage_functions(res)
+
+
+# --- the report's sentences and tables of the changes chapter (analysis/report.py) -------------
+
+
+def test_report_rci_sentence_says_no_reliable_change():
+    from analysis import report as r
+
+    rci = pd.DataFrame({"outcome": "who5", "label": "WHO-5", "status": "computed",
+                        "category": ["improved", "unchanged", "worse"], "n": ["<5", "14", "0"],
+                        "reliable_change_threshold": 16.74, "not_estimable": ""})
+    text = r.rci_sentence(rci)
+    assert "geen betrouwbare verandering" in text and "gelijk" not in text
+    assert "minder dan vijf personen" in text and "16,7 punten" in text
+    # not estimable: said with the Dutch key, no counts
+    rci2 = rci.assign(n=None, not_estimable="too few pairs (n = 0; at least 1 needed)")
+    assert "kon de index niet worden berekend (te weinig paren)" in r.rci_sentence(rci2)
+
+
+def test_report_mixed_model_sentence_counts_the_flag():
+    from analysis import report as r
+
+    # 3 outcomes: agrees, does not agree, not judged -> "1 van de 2 ... Bij 1 niet ... Voor 1 ..."
+    mm = pd.DataFrame({"agrees_with_paired": [True, False, None]})
+    text = r.mixed_model_sentence(mm)
+    assert text.startswith("Bij 1 van de 2 uitkomsten") and "Bij 1 niet" in text and "Voor 1 uitkomsten" in text
+    assert "bevestigt" not in text
+    assert "voor geen enkele uitkomst" in r.mixed_model_sentence(pd.DataFrame({"agrees_with_paired": [None]}))
+
+
+def test_report_binary_table_and_sentence_from_published_rows(res):
+    from analysis import report as r
+
+    pub = changes.publishable(res)["paired_binary"]
+    table = r.paired_binary_table(pub)
+    assert len(table) == 2 and set(table["Uitkomst"]) == {"Eenzaam (De Jong Gierveld 2 of hoger)",
+                                                        "Laag welbevinden (WHO-5 onder 50)"}
+    row = pub.query("scope == 'all' and outcome == 'lonely'").iloc[0]
+    # the share as a percentage with the count: 100 x n_t0 / n_pairs
+    assert table.iloc[0]["T0: aantal (%)"] == f"{row['n_t0']} ({fmt.number(100 * float(row['prop_t0']), 0)}%)"
+    text = r.binary_sentence(pub)
+    assert f"{fmt.number(100 * float(row['prop_t1']), 0)}% op T1" in text

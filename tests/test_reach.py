@@ -193,9 +193,8 @@ def test_reach_model_reproduces_two_by_two(spec):
     assert main.loc["lonely", "n_used"] == 110 and main.loc["lonely", "n_dropped"] == 2
     assert main.loc["lonely", "n_events"] == 60
     assert main.loc["site[LH]", "label"].endswith("(ref. Buurtsteunpunt Delfshaven)")
-    sens = m[m["model"] == "site_fixed_cluster"]
-    assert sens["term"].tolist() == ["lonely"]                        # no site rows in the sensitivity model
-    assert sens["odds_ratio"].iloc[0] == pytest.approx(2.0, rel=1e-6)  # same point estimate
+    # the sensitivity analysis (cluster-robust SEs, now leave-one-site-out) is tested with it in
+    # tests/test_reach_model.py; here only the main model's hand-computed numbers
     disp = reach.model_display(m, s)
     assert disp.iloc[-1]["OR (95%-BI)"] == "110 (<5)"                  # 2 dropped: suppressed
 
@@ -508,3 +507,111 @@ def test_vectorised_site_blocks_equal_the_library_per_site(seed1, spec):
     want = reach.would_like(data.proxy[data.proxy["site"] == "LH"], spec)
     mine = reach.would_like(data.proxy, spec).query("site == 'LH'").reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, want.query("site == 'LH'").reset_index(drop=True))
+
+
+# --- issue 15: valid data of any size, and what could not be computed ----------------------------
+
+
+def test_table1_site_where_everyone_is_reached(spec):
+    # DH: 10 reached and 10 not (the Fisher example above); LH: 3 reached, nobody not reached
+    s = copy.deepcopy(spec)
+    s["table1"] = {**s["table1"], "categorical": ["gender"], "continuous": ["age"], "nonnormal": []}
+    d = _reach(_table1_data(), _people("LH", 3, reached=True, gender="vrouw", age=50))
+    t = reach.table1_by_site(d, s)
+    lh = t[(t["site"] == "LH") & (t["variable"] == "gender")].set_index(["level", "group"])
+    assert lh.loc[("vrouw", True), "n"] == 3 and lh.loc[("vrouw", False), "n"] == 0
+    assert lh["not_estimable"].iloc[0] == "empty group: no one in the not-reached group at LH answered 'gender'"
+    assert lh["p"].isna().all()
+    dh = t[(t["site"] == "DH") & (t["variable"] == "gender")]
+    assert (dh["not_estimable"] == "").all() and dh["statistic_name"].iloc[0] == "odds_ratio"
+    disp = reach.table1_display(t, reach.reach_counts(d, s), s)
+    row = disp[(disp["site"] == "LH") & (disp["Kenmerk"] == "Geslacht")].iloc[0]
+    assert row["Toets"] == "niet getoetst: lege groep" and row["p"] == "–" and row["Toetswaarde"] == ""
+    # DH: OR of the first level (man: 2 reached, 7 not) against vrouw (8, 3) = (2 * 3) / (7 * 8) = 0.107
+    dhrow = disp[(disp["site"] == "DH") & (disp["Kenmerk"] == "Geslacht")].iloc[0]
+    assert dhrow["Toetswaarde"] == "OR = 0,11" and dhrow["p"] == "0,070" and dhrow["Toets"] == "Fisher exact"
+    ne = reach.not_estimable_table(table1=t, s=s)
+    assert set(ne["site"]) == {"LH"} and set(ne["reason_nl"]) == {"lege groep"}
+    text = reach.not_estimable_text(ne)
+    assert text.startswith("Niet alles kon worden berekend. Tabel 1: toets voor Geslacht bij Wijkatelier Lindenholt (lege groep)")
+
+
+def test_statistic_text_names_what_it_holds(spec):
+    assert reach._statistic_text("chi2", 3.214, 2.0, spec) == "χ² = 3,21 (vg 2)"
+    assert reach._statistic_text("t", -1.2, 17.31, spec) == "t = -1,20 (vg 17,3)"
+    assert reach._statistic_text("odds_ratio", float("inf"), np.nan, spec) == "OR = ∞"
+    assert reach._statistic_text("table_probability", 0.00001, np.nan, spec) == "P(tabel) < 0,0001"
+    with pytest.raises(ValueError, match="not_estimable_nl"):
+        reach.not_estimable_nl("crashed", spec)
+
+
+def test_representation_says_who_the_population_is(spec):
+    # gender: CBS counts all ages (Mannen_6, Vrouwen_7), children included; age from 25 (Oss 2019)
+    d = _reach(_people("PS", 6, reached=True, gender="vrouw", age_group="25_44", djg_total=3),
+               _people("PS", 4, reached=True, gender="man", age_group="65_plus", djg_total=0))
+    r = reach.representation(d, cbs.read_reference(), spec)
+    by = r.drop_duplicates("variable").set_index("variable")
+    assert by.loc["gender", "population"].startswith("alle inwoners, ook kinderen")
+    assert "ook kinderen" in by.loc["gender", "caveat"] and not by.loc["gender", "reference_is_estimate"]
+    assert by.loc["age_group", "population"].startswith("inwoners van 25 jaar en ouder")
+    assert by.loc["djg_band", "reference_is_estimate"]
+    assert "geen betrouwbaarheidsinterval" in by.loc["djg_band", "caveat"]
+    # the national 29.2% matig eenzaam (CBS 2022): 6 of 10 visitors -> 0.6 / (29.2 / 100) = 2.055
+    m = r[(r["variable"] == "djg_band") & (r["level"] == "matig_eenzaam")].iloc[0]
+    assert m["ratio"] == pytest.approx(0.6 / (29.2 / (60.1 + 29.2 + 10.7)))
+
+
+def test_r_indicators_have_an_interval_or_a_reason(spec):
+    s = copy.deepcopy(spec)
+    s["r_indicator"] = {**s["r_indicator"], "bootstrap_resamples": 199}
+    rng = np.random.default_rng(4)
+    parts = [_people("DH", reached=bool(rng.random() < 0.5), age_group=str(rng.choice(["25_44", "65_plus"])),
+                     gender=str(rng.choice(["man", "vrouw"]))) for _ in range(120)]
+    d = _reach(*parts, _people("LH", 3, reached=True, age_group="25_44", gender="man"))
+    r = reach.r_indicators(d, s).set_index("site")
+    assert r.loc["DH", "ci_low"] <= r.loc["DH", "r_indicator"] <= r.loc["DH", "ci_high"]
+    assert r.loc["LH", "not_estimable"] == "empty group: no one with reached = 0 among 3 at LH"
+    assert math.isnan(r.loc["LH", "r_indicator"])
+    assert "niet te schatten bij Wijkatelier Lindenholt (lege groep)" in __import__("analysis.report").report.r_indicator_sentence(r.reset_index())
+
+
+def test_summary_with_a_model_that_could_not_be_estimated(spec):
+    counts = pd.DataFrame({"site": ["all"], "site_label": ["Alle"], "n": [0], "k": [0], "share": [np.nan],
+                           "ci_low": [np.nan], "ci_high": [np.nan], "n_missing": [0]})
+    model = pd.DataFrame({"model": ["site_fixed"], "term": ["lonely"], "covariate": ["lonely"], "label": ["eenzaam"],
+                          "odds_ratio": [np.nan], "ci_low": [np.nan], "ci_high": [np.nan], "p": [np.nan],
+                          "log_or": [np.nan], "n_used": [0], "n_dropped": [0],
+                          "not_estimable": ["too few respondents: no complete cases"]})
+    summ = reach.summary(counts, model, pd.DataFrame(columns=["site"]), pd.DataFrame(columns=["site", "source"]),
+                         pd.DataFrame(columns=["site", "level"]), spec).set_index("key")
+    assert math.isnan(summ.loc["or_lonely", "value"]) and summ.loc["model_n_not_estimable", "value"] == 1
+    assert not summ.index.str.startswith("strongest_").any()
+
+
+def test_reasons_and_channels_with_nobody_to_count(spec):
+    # everyone reached: no non-visitors; no proxy reports; no visitor answered the channels question
+    d = _reach(_people("DH", 6, reached=True))
+    px = pd.DataFrame({"site": pd.Series([], dtype=object), **{c: pd.Series([], dtype="boolean") for c in REASONS},
+                       "would_like": pd.Series([], dtype=object)})
+    r = reach.reasons(d, px, spec)
+    assert set(r["site"]) == {"all"} and (r["n"] == 0).all() and r["share"].isna().all()
+    assert r["not_estimable"].str.startswith("too few respondents (n = 0").all()
+    w = reach.would_like(px, spec)
+    assert (w["site"] == "all").all() and w["not_estimable"].str.startswith("too few respondents").all()
+    h = reach.heard(d, spec)
+    dh = h[h["site"] == "DH"]
+    assert (dh["n"] == 0).all() and (dh["n_missing"] == 6).all()
+    assert dh["not_estimable"].iloc[0] == "too few respondents (n = 0 visitors answered) at DH"
+    ne = reach.not_estimable_table(reasons_table=r, would=w, heard_table=h, s=spec)
+    assert set(ne["table"]) == {"Redenen om niet te komen", "Zou graag komen (proxy)", "Hoe bezoekers ervan hoorden"}
+    summ = reach.summary(reach.reach_counts(d, spec), pd.DataFrame(columns=["model", "covariate", "log_or"]),
+                         reach.r_indicators(d, spec), r, w, spec).set_index("key")
+    # the keys the report reads are there, NaN, with a label that says why
+    assert summ.loc["n_non_visitors_all", "value"] == 0 and math.isnan(summ.loc["top_reason_non_visitors_pct", "value"])
+    assert summ.loc["top_reason_proxy_pct", "label"].endswith("geen (niemand gaf een reden)")
+    assert math.isnan(summ.loc["would_like_yes_pct_all", "value"]) and math.isnan(summ.loc["model_n_used", "value"])
+    import matplotlib.pyplot as plt
+
+    fig = reach.representation_figure(reach.representation(d.iloc[:0], cbs.read_reference(), spec), spec)
+    assert "Geen vergelijking mogelijk" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)

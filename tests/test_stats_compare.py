@@ -373,7 +373,8 @@ def test_table1_structure_and_agreement_with_parts(reach_frame):
     t = table1(reach_frame, "reached", ["gender", "education"], ["age", "visits"], nonnormal=["visits"])
     pd.testing.assert_frame_equal(reach_frame, before)  # input untouched
     assert list(t.columns) == ["variable", "type", "level", "group", "n", "pct", "mean", "sd",
-                               "median", "q1", "q3", "n_missing", "smd", "test", "statistic", "p"]
+                               "median", "q1", "q3", "n_missing", "smd", "test", "statistic_name", "statistic",
+                               "dof", "p", "not_estimable"]
     # Rows: gender 3 levels (incl. missing) x 3 groups, education 3 x 3, 2 continuous x 3.
     assert len(t) == 9 + 9 + 6
     # Group percentages of a categorical variable add up to 100 (missing included).
@@ -408,3 +409,75 @@ def test_table1_argument_errors(reach_frame):
     broken.loc[0, "reached"] = None
     with pytest.raises(ValueError, match="missing"):
         table1(broken, "reached", ["gender"])
+
+
+# --------------------------------------------------------------------------------------------
+# issue 15: what the statistic is, and "not estimable" instead of an error on valid data
+# --------------------------------------------------------------------------------------------
+def test_fisher_2x2_statistic_is_the_sample_odds_ratio_hand():
+    # [[8, 3], [2, 7]]: sample odds ratio (8 * 7) / (3 * 2) = 56 / 6 = 9.3333 (Agresti 2007, 2.4)
+    res = categorical_test(frame_from_table([[8, 3], [2, 7]], ["vrouw", "man"]), "x", "g").iloc[0]
+    assert res["test"] == "Fisher exact" and res["statistic_name"] == "odds_ratio"
+    # levels sorted: man [2, 7] first, vrouw [8, 3]: OR = (2 * 3) / (7 * 8) = 6 / 56
+    assert res["statistic"] == pytest.approx(6 / 56)
+    assert res["not_estimable"] == ""
+
+
+def test_fisher_freeman_halton_statistic_is_the_table_probability_hand():
+    # 3 x 2 table [[1, 0], [1, 1], [0, 2]] (n = 5; rows 1, 2, 2; columns 2, 3). Probability of
+    # this table given the margins (Freeman & Halton 1951): prod(row!) prod(col!) / (n! prod(cell!))
+    # = (1! 2! 2!)(2! 3!) / (5! * 1! 0! 1! 1! 0! 2!) = (4 * 12) / (120 * 2) = 0.2
+    f = math.factorial
+    hand = (f(1) * f(2) * f(2) * f(2) * f(3)) / (f(5) * f(2))
+    df = frame_from_table([[1, 0], [1, 1], [0, 2]], ["a", "b", "c"])
+    res = categorical_test(df, "x", "g", n_resamples=1000).iloc[0]
+    assert res["test"].startswith("Fisher-Freeman-Halton") and res["statistic_name"] == "table_probability"
+    assert hand == pytest.approx(0.2) and res["statistic"] == pytest.approx(hand)
+    assert isinstance(res["statistic"], float) and isinstance(res["p"], float)  # scipy gives 1-element arrays
+
+
+def test_chi_square_and_t_and_u_statistic_names():
+    chi = categorical_test(frame_from_table([[20, 30], [30, 20]], ["ja", "nee"]), "x", "g").iloc[0]
+    assert chi["statistic_name"] == "chi2"
+    df = pd.DataFrame({"g": [True] * 3 + [False] * 3, "v": [1, 2, 3, 4, 5, 6]})
+    assert continuous_test(df, "v", "g").iloc[0]["statistic_name"] == "t"
+    assert continuous_test(df, "v", "g", nonnormal=True).iloc[0]["statistic_name"] == "U"
+
+
+def test_empty_group_is_not_estimable_and_counts_stay():
+    # a site where everyone was reached: 4 reached (3 a, 1 b), nobody not reached
+    df = pd.DataFrame({"g": [True] * 4, "x": ["a", "a", "a", "b"], "v": [1.0, 2.0, 3.0, 4.0]})
+    t = table1(df, "g", ["x"], ["v"], groups=[True, False], group_names={False: "the not-reached group"})
+    x = t[t["variable"] == "x"].set_index(["level", "group"])
+    assert x.loc[("a", True), "n"] == 3 and x.loc[("a", True), "pct"] == pytest.approx(75.0)
+    assert x.loc[("a", False), "n"] == 0 and math.isnan(x.loc[("a", False), "pct"])
+    assert (x["not_estimable"] == "empty group: no one in the not-reached group answered 'x'").all()
+    assert x["p"].isna().all() and x["smd"].isna().all()
+    v = t[t["variable"] == "v"].iloc[0]
+    assert v["not_estimable"].startswith("empty group") and math.isnan(v["p"])
+
+
+def test_no_variation_and_too_few_are_reasons():
+    df = pd.DataFrame({"g": [True, True, False, False], "x": ["a"] * 4, "v": [2.0, 2.0, 2.0, 2.0],
+                       "w": [1.0, 1.0, 3.0, 3.0]})
+    assert categorical_test(df, "x", "g").iloc[0]["not_estimable"] == "no variation: every answer to 'x' is 'a'"
+    mw = continuous_test(df, "v", "g", nonnormal=True).iloc[0]
+    assert mw["not_estimable"].startswith("no variation") and math.isnan(mw["p"])
+    welch = continuous_test(df, "w", "g").iloc[0]        # SE 0: t would be infinite
+    assert welch["not_estimable"].startswith("no variation") and math.isnan(welch["statistic"])
+    one = continuous_test(df.iloc[1:], "w", "g").iloc[0]  # 1 reached value
+    assert one["not_estimable"].startswith("too few respondents (n = 1 in group True and 2 in group False")
+    none = categorical_test(df.assign(x=None), "x", "g").iloc[0]
+    assert none["not_estimable"].startswith("too few respondents (n = 0")
+    # each group in one level, a different one: Fisher p exists, the SMD does not
+    sep = table1(pd.DataFrame({"g": [True, True, False, False], "x": ["a", "a", "b", "b"]}), "g", ["x"]).iloc[0]
+    assert not math.isnan(sep["p"]) and math.isnan(sep["smd"]) and sep["not_estimable"].startswith("no variation: SMD")
+
+
+def test_zero_rows_table1_is_all_reasons():
+    df = pd.DataFrame({"g": pd.Series([], dtype=bool), "x": pd.Categorical([], categories=["a", "b"]),
+                       "v": pd.Series([], dtype=float)})
+    t = table1(df, "g", ["x"], ["v"])
+    assert (t["n"] == 0).all() and t["not_estimable"].str.len().gt(0).all()
+    with pytest.raises(ValueError, match="do not match"):
+        table1(pd.DataFrame({"g": ["p", "q"], "x": ["a", "b"]}), "g", ["x"], groups=["p", "r"])

@@ -418,7 +418,7 @@ PAIRED_CHANGE_COLUMNS = [
     "mean_change_t_ci_high", "wilcoxon_test", "wilcoxon_method", "zero_method", "n_zero", "ties",
     "r_plus", "r_minus", "p_wilcoxon", "dz", "dz_ci_low", "dz_ci_high", "dz_boot_ci_low",
     "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high",
-    "alternative", "confidence_level", "ci_method", "n_resamples", "seed",
+    "alternative", "confidence_level", "ci_method", "n_resamples", "seed", "not_estimable",
 ]  # fmt: skip
 
 
@@ -478,8 +478,11 @@ def test_bad_options_raise():
         paired_t([1, 2], [2, 3], alternative="bigger")
     with pytest.raises(ValueError, match="ci_method"):
         bootstrap_ci([1, 2, 3], [2, 3, 5], ci_method="studentized")
-    with pytest.raises(ValueError, match="at least 2 complete pairs"):
-        paired_t([1, np.nan], [2, 3])
+    with pytest.raises(ValueError, match="confidence_level"):
+        paired_t([1, 2], [2, 3], confidence_level=1.5)
+    # too few pairs is valid data, not a bad argument: a row with the reason (issue 15)
+    r = paired_t([1, np.nan], [2, 3]).iloc[0]
+    assert r.not_estimable == "too few pairs (n = 1; at least 2 needed)" and np.isnan(r.p)
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,8 +600,100 @@ def test_mde_n21_order_of_magnitude_and_errors():
     # d_z is larger, about 0.64.
     assert minimum_detectable_effect(21).dz.iloc[0] == pytest.approx(0.6428, abs=1e-3)
     assert np.isnan(minimum_detectable_effect(21).change.iloc[0])
-    with pytest.raises(ValueError, match="n_pairs"):
-        minimum_detectable_effect(1)
+    assert minimum_detectable_effect(21).not_estimable.iloc[0] == ""
+    for bad in (-1, 2.5, "3", None, np.nan):
+        with pytest.raises(ValueError, match="n_pairs"):
+            minimum_detectable_effect(bad)
+    with pytest.raises(ValueError, match="must exceed alpha"):
+        minimum_detectable_effect(10, power=0.04, alpha=0.05)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        minimum_detectable_effect(10, alpha=0)
+    with pytest.raises(ValueError, match="sd_change"):
+        minimum_detectable_effect(10, sd_change=0)
+
+
+def _power_by_integration(dz, n, alpha):
+    # Independent of scipy's noncentral t: T = (Z + ncp) / (S / sqrt(df)) with Z ~ N(0, 1) and
+    # S ~ chi(df), so power = E_S[Phi(ncp - c S / sqrt(df)) + Phi(-ncp - c S / sqrt(df))]; the
+    # chi density k s^(df-1) exp(-s^2/2), k = 2^(1 - df/2) / Gamma(df/2), is written out and
+    # the expectation integrated numerically (quad, split where the normal cdf steps down).
+    from scipy import integrate, special
+
+    df, ncp = n - 1, dz * np.sqrt(n)
+    c = st.t.isf(alpha / 2, df)
+    logk = (1 - df / 2) * np.log(2) - special.gammaln(df / 2)
+
+    def integrand(s):
+        u = c * s / np.sqrt(df)
+        return (special.ndtr(ncp - u) + special.ndtr(-ncp - u)) * np.exp(logk + special.xlogy(df - 1, s) - s * s / 2)
+
+    s0, w = ncp * np.sqrt(df) / c, 10 * np.sqrt(df) / c
+    knots = sorted({0.0, max(0.0, s0 - w), s0, s0 + w, np.sqrt(df) + 40})
+    return sum(integrate.quad(integrand, lo, hi, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+               for lo, hi in zip(knots, knots[1:]))
+
+
+ALPHAS = [0.05] + [0.05 / k for k in range(2, 21)]
+
+
+def test_power_by_integration_reproduces_g_power():
+    # the oracle itself against G*Power's printed power (Howell's handout, see below)
+    assert _power_by_integration(1 / 3, 25, 0.05) == pytest.approx(0.360, abs=5e-4)
+
+
+@pytest.mark.parametrize("n", range(2, 31))
+def test_mde_has_80_percent_power_for_every_small_n_and_holm_alpha(n):
+    # Issue 15: statsmodels' solve_power stopped early for n <= 5 at small alpha. Oracle: the
+    # power integrated over the chi distribution (above), not scipy's noncentral t.
+    # (statsmodels' forward TTestPower.power is no oracle here: it returns NaN for n <= 6 at
+    # small alpha, from scipy's nct.cdf in the far lower tail.)
+    for alpha in ALPHAS:
+        r = minimum_detectable_effect(n, alpha=alpha).iloc[0]
+        assert r.not_estimable == ""
+        assert _power_by_integration(r.dz, n, alpha) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_mde_the_case_of_issue_15():
+    # n = 5, alpha = 0.05/17: the effect with 80% power is 3.62 (statsmodels said 2.97).
+    r = minimum_detectable_effect(5, alpha=0.05 / 17).iloc[0]
+    assert r.dz == pytest.approx(3.62, abs=0.005)
+    assert _power_by_integration(2.97, 5, 0.05 / 17) < 0.7  # the old answer had too little power
+
+
+def test_mde_agrees_with_statsmodels_solver_where_that_converges():
+    from statsmodels.stats.power import TTestPower
+
+    for n in (10, 21, 60, 200):
+        ours = minimum_detectable_effect(n, alpha=0.01).dz.iloc[0]
+        theirs = TTestPower().solve_power(effect_size=None, nobs=n, alpha=0.01, power=0.8)
+        assert ours == pytest.approx(theirs, rel=1e-4)  # statsmodels stops at about 1e-5
+
+
+def test_mde_published_g_power_values():
+    # Howell, "G*Power: t Tests" (handout GPower3-T, one-sample t): n = 25, d = 1/3,
+    # alpha = .05 two-sided -> G*Power power = 0.360 (three digits). So the d_z with power
+    # 0.3595 is at most 1/3 and the d_z with power 0.3605 at least 1/3.
+    assert minimum_detectable_effect(25, power=0.3595).dz.iloc[0] <= 1 / 3
+    assert minimum_detectable_effect(25, power=0.3605).dz.iloc[0] >= 1 / 3
+    # G*Power 3.1, matched pairs, a priori, dz = 0.5, alpha = .05, power .80 -> N = 34
+    # (actual power 0.8077775; the well-known textbook case, weaker source: as commonly
+    # reproduced, not from a stored printout): 34 pairs detect 0.5, 33 do not.
+    assert minimum_detectable_effect(34).dz.iloc[0] < 0.5 < minimum_detectable_effect(33).dz.iloc[0]
+    assert minimum_detectable_effect(34, power=0.8077775).dz.iloc[0] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_mde_too_few_pairs_or_unreachable_power_is_not_estimable():
+    for n in (0, 1):
+        r = minimum_detectable_effect(n, sd_change=3.0).iloc[0]
+        assert np.isnan(r.dz) and np.isnan(r.change)
+        assert r.not_estimable == f"too few pairs (n = {n}; at least 2 needed)"
+    # 2 pairs at alpha 1e-6: scipy's noncentral t does not converge -> said, not a wrong number
+    r = minimum_detectable_effect(2, alpha=1e-6).iloc[0]
+    assert np.isnan(r.dz) and r.not_estimable.startswith("too few pairs (n = 2) for power 0.8")
+    # 2 pairs at alpha 1e-4 still works: df = 1, the t is Cauchy-like; check by integration
+    r = minimum_detectable_effect(2, alpha=1e-4).iloc[0]
+    assert r.not_estimable == ""
+    assert _power_by_integration(r.dz, 2, 1e-4) == pytest.approx(0.8, abs=1e-6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,8 +803,8 @@ def test_mixed_model_errors():
     df, _, _ = long_data()
     with pytest.raises(ValueError, match="outside"):
         mixed_model_wave(df.assign(wave=df.wave.replace("T1", "T2")), "score")
-    with pytest.raises(ValueError, match="Only one site"):
-        mixed_model_wave(df[df.site == "DH"], "score")
+    one = mixed_model_wave(df[df.site == "DH"], "score").iloc[0]  # valid data: not an error
+    assert one.not_estimable.startswith("too few sites (one site in 'site'") and np.isnan(one.estimate)
     ok = mixed_model_wave(df[df.site == "DH"], "score", site=None).iloc[0]
     assert np.isnan(ok.n_sites) and "site" not in ok.model.split(";")[0]
     with pytest.raises(ValueError, match="More than one row"):
@@ -718,8 +813,56 @@ def test_mixed_model_errors():
         mixed_model_wave(df, "wellbeing")
     with pytest.raises(ValueError, match="'site' has missing values"):
         mixed_model_wave(df.assign(site=df.site.where(df.index != 3)), "score")
-    with pytest.raises(ValueError, match="4 columns and rank 4 with 4 observations"):
-        mixed_model_wave(df.iloc[[0, 1, 2, 4]], "score")  # 3 sites, 4 rows: nothing left for the error
+    # 3 sites, 4 rows: nothing left for the error -> not estimable, not an exception
+    r = mixed_model_wave(df.iloc[[0, 1, 2, 3, 4, 5]].iloc[[0, 1, 2, 4]], "score").iloc[0]
+    assert r.not_estimable.startswith("too few")
+    with pytest.raises(ValueError, match="confidence_level"):
+        mixed_model_wave(df, "score", confidence_level=95)
+    with pytest.raises(ValueError, match="must be numeric"):
+        mixed_model_wave(df.assign(score="x"), "score")
+
+
+def _degenerate(score, person=None, wave=None, site=None):
+    n = len(score)
+    return pd.DataFrame({"person": person or [f"p{i // 2}" for i in range(n)],
+                         "wave": wave or ["T0", "T1"] * (n // 2),
+                         "site": site or ["A"] * (n // 2) + ["B"] * (n - n // 2),
+                         "score": np.asarray(score, dtype=float)})
+
+
+@pytest.mark.parametrize("score, site, start", [
+    ([5.0] * 8, "site", "no variation: outcome constant (5 in every observation)"),
+    ([1, 1, 4, 4, 2, 2, 7, 7], None, "no variation: no one changed (every change is 0)"),
+    ([1, 3, 4, 6, 2, 4, 7, 9], None, "no variation: every complete pair changed by the same amount (2)"),
+    ([1, np.nan, 4, np.nan, 2, 3, 7, np.nan], None, "too few pairs (n = 1 complete pairs"),
+    ([1, np.nan, 4, np.nan, 2, np.nan, 7, np.nan], None, "too few pairs (only T0 observed"),
+    ([np.nan] * 8, None, "too few respondents (no observed score)"),
+    ([1, 2, 4, 5, np.nan, np.nan, np.nan, np.nan], "site", "too few sites (one site"),  # site B all missing
+])
+def test_mixed_model_degenerate_cases_are_not_estimable(score, site, start):
+    # Issue 15: a constant outcome divided by zero, and "no one changed" gave a tiny SE with
+    # p = 1. Each case is now a row with NaN statistics and the reason.
+    r = mixed_model_wave(_degenerate(score), "score", site=site)
+    assert len(r) == 1
+    r = r.iloc[0]
+    assert r.not_estimable.startswith(start), r.not_estimable
+    assert np.isnan([r.estimate, r.se, r.z, r.p, r.ci_low, r.ci_high, r.p_t]).all()
+    assert r.n_obs == int(np.isfinite(score).sum())
+
+
+def test_mixed_model_t_reference_equals_paired_t_when_balanced():
+    # Oracle: scipy's paired t-test on the same pairs. With complete balanced pairs the REML
+    # estimate and SE are the paired ones, so against t with n - 1 df the p-value and the
+    # interval are the paired t's (to the REML tolerance); the Wald z interval is narrower.
+    for n, seed in ((4, 1), (6, 2), (30, 4)):
+        df, t0, t1 = long_data(n=n, seed=seed)
+        r = mixed_model_wave(df, "score", site=None).iloc[0]
+        ref = st.ttest_rel(t1, t0)
+        ci = ref.confidence_interval()
+        assert r.not_estimable == "" and r.df_t == n - 1
+        assert r.p_t == pytest.approx(ref.pvalue, rel=2e-3)
+        assert (r.ci_t_low, r.ci_t_high) == pytest.approx((ci.low, ci.high), rel=2e-3)
+        assert r.ci_high - r.ci_low < r.ci_t_high - r.ci_t_low
 
 
 def test_scores_from_scoring_feed_paired_change():
@@ -755,3 +898,142 @@ def test_dz_interval_with_many_pairs_and_a_large_t():
     assert np.isfinite([row["ci_low"], row["ci_high"]]).all()
     assert row["ci_low"] == pytest.approx(row["dz"] - 1.96 * se, abs=0.01)
     assert row["ci_high"] == pytest.approx(row["dz"] + 1.96 * se, abs=0.01)
+
+
+# --------------------------------------------------------------------------------------------
+# d_z interval at the study's size (issue 15)
+# --------------------------------------------------------------------------------------------
+def _nct_cdf_by_integration(t, df, lam):
+    # Independent of scipy's noncentral t: P(T <= t) = E_S[Phi(t S / sqrt(df) - lam)] with
+    # S ~ chi(df) (T = (Z + lam) / (S / sqrt(df))), t >= 0; the chi density written out and
+    # integrated with quad, split where the normal cdf steps.
+    from scipy import integrate, special
+
+    logk = (1 - df / 2) * np.log(2) - special.gammaln(df / 2)
+
+    def integrand(s):
+        return special.ndtr(t * s / np.sqrt(df) - lam) * np.exp(logk + special.xlogy(df - 1, s) - s * s / 2)
+
+    top = np.sqrt(df) + 40
+    knots = {0.0, top}
+    if t > 0:
+        s0, w = lam * np.sqrt(df) / t, 10 * np.sqrt(df) / t
+        knots |= {k for k in (s0 - w, s0, s0 + w) if 0 < k < top}
+    knots = sorted(knots)
+    return sum(integrate.quad(integrand, lo, hi, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+               for lo, hi in zip(knots, knots[1:]))
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 6])
+@pytest.mark.parametrize("t_obs", [0.0, 0.7, 5.0, 40.0, -40.0, 300.0])
+def test_dz_interval_finite_and_correct_at_small_n_and_large_t(n, t_obs):
+    # Issue 15: scipy's nct.cdf returned NaN at 3 pairs and t = 40 and stage 03 stopped.
+    # Oracle: the limits are where the integrated cdf is 0.975 (low) and 0.025 (high).
+    from analysis.stats.paired import _dz_ci
+
+    df, dz = n - 1, t_obs / np.sqrt(n)
+    lo, hi = _dz_ci(dz, n, 0.95)
+    assert np.isfinite([lo, hi]).all() and lo <= dz <= hi
+    sign = 1 if t_obs >= 0 else -1  # F(t; lam) = 1 - F(-t; -lam)
+    t, low, high = sign * t_obs, *sorted((sign * lo * np.sqrt(n), sign * hi * np.sqrt(n)))
+    assert _nct_cdf_by_integration(t, df, low) == pytest.approx(0.975, abs=1e-8)
+    assert _nct_cdf_by_integration(t, df, high) == pytest.approx(0.025, abs=1e-8)
+
+
+def test_dz_interval_three_pairs_t_40_through_cohen_dz():
+    # changes chosen so that t = mean / (sd / sqrt(3)) = 40 exactly: d = m + (-1, 0, 1) * s
+    # has sd = s, so m = 40 s / sqrt(3)
+    s = 0.5
+    d = 40 * s / np.sqrt(3) + np.array([-s, 0.0, s])
+    r = cohen_dz(np.zeros(3), d).iloc[0]
+    assert r.not_estimable == "" and r.dz * np.sqrt(3) == pytest.approx(40, rel=1e-12)
+    assert _nct_cdf_by_integration(40.0, 2, r.ci_low * np.sqrt(3)) == pytest.approx(0.975, abs=1e-8)
+    assert _nct_cdf_by_integration(40.0, 2, r.ci_high * np.sqrt(3)) == pytest.approx(0.025, abs=1e-8)
+
+
+@pytest.mark.parametrize("df", [1, 2, 5, 50])
+@pytest.mark.parametrize("t_obs", [1e4, 1e5, 1e7, 1e200])
+def test_dz_interval_for_huge_t_approaches_chi_quantiles(df, t_obs):
+    # Oracle (analytic): as t -> inf with lam = c t, F = E_S[Phi(t (S/sqrt(df) - c))] ->
+    # P(S/sqrt(df) >= c), so lam_low / t -> sqrt(chi2_{.025}(df)/df) and lam_high / t ->
+    # sqrt(chi2_{.975}(df)/df), with relative error O(1/t^2). scipy's nct is not used (it
+    # loses digits beyond t = 1e3 and fails beyond 1e5).
+    from analysis.stats.paired import _nct_ci
+
+    lo, hi = _nct_ci(t_obs, df, 0.95)
+    assert lo / t_obs == pytest.approx(np.sqrt(st.chi2.ppf(0.025, df) / df), rel=1e-6)
+    assert hi / t_obs == pytest.approx(np.sqrt(st.chi2.ppf(0.975, df) / df), rel=1e-6)
+
+
+def test_dz_interval_is_continuous_where_the_method_changes():
+    from analysis.stats.paired import NCT_ASYMPTOTIC_T, NCT_SCIPY_MAX_T, _nct_ci
+
+    for df in (1, 2, 20):
+        for edge in (NCT_SCIPY_MAX_T, NCT_ASYMPTOTIC_T):
+            below = np.array(_nct_ci(edge * (1 - 1e-9), df, 0.95))
+            above = np.array(_nct_ci(edge * (1 + 1e-9), df, 0.95))
+            assert above == pytest.approx(below, rel=1e-7)
+
+
+def test_cohen_dz_small_or_constant_data_not_estimable():
+    assert cohen_dz([], []).not_estimable.iloc[0] == "too few pairs (n = 0; at least 2 needed)"
+    assert cohen_dz([1], [3]).not_estimable.iloc[0] == "too few pairs (n = 1; at least 2 needed)"
+    r = cohen_dz([1, 2, 3], [3, 4, 5]).iloc[0]
+    assert r.not_estimable == "no variation: every pair changed by the same amount (2)"
+    assert np.isnan([r.dz, r.ci_low, r.ci_high]).all()
+    assert cohen_dz([1, 2], [1, 2]).not_estimable.iloc[0] == "no variation: no one changed (every change is 0)"
+    # item means: 1.0 and 1.0000000000000002 are the same change, not an SD of 1e-16
+    x = np.array([7 / 3, 5 / 3, 4 / 3])
+    r = cohen_dz(x, x + 1).iloc[0]
+    assert r.not_estimable.startswith("no variation: every pair changed by the same amount (1)")
+
+
+# --------------------------------------------------------------------------------------------
+# valid data of every size: a row with the reason, never an exception (issue 15)
+# --------------------------------------------------------------------------------------------
+def test_small_or_constant_data_give_reasons_not_errors():
+    few = "too few pairs (n = {}; at least {} needed)"
+    assert wilcoxon_signed_rank([], []).not_estimable.iloc[0] == few.format(0, 1)
+    w = wilcoxon_signed_rank([1, 2], [1, 2]).iloc[0]
+    assert w.not_estimable == "no variation: no one changed (every change is 0)" and np.isnan(w.p)
+    # one non-zero change: the exact two-sided p is 2 * min(1/2, 1/2) = 1, a valid test
+    w = wilcoxon_signed_rank([1], [3]).iloc[0]
+    assert w.p == 1.0 and w.not_estimable == ""
+    assert rank_biserial([], []).not_estimable.iloc[0] == few.format(0, 1)
+    assert rank_biserial([1, 2], [1, 2]).rank_biserial.iloc[0] == 0.0  # defined: no change
+    b = bootstrap_ci([1], [2], statistic=["mean", "dz"], n_resamples=199, seed=1)
+    assert (b.not_estimable == few.format(1, 2)).all() and b.estimate.isna().all()
+    for n in (0, 1):
+        r = paired_change(np.arange(n, dtype=float), np.arange(n) + 2.0, n_resamples=199, seed=1).iloc[0]
+        assert r.not_estimable == few.format(n, 2)
+        assert np.isnan([r.t, r.p_t, r.p_wilcoxon, r.dz, r.rank_biserial, r.mean_change_ci_low]).all()
+        assert (r.mean_change == 2.0) if n else np.isnan(r.mean_change)
+    assert list(paired_change([], [], n_resamples=199, seed=1).columns) == PAIRED_CHANGE_COLUMNS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy: degenerate bootstrap distribution
+        r = paired_change([1, 2, 3], [1, 2, 3], n_resamples=199, seed=1).iloc[0]
+    assert r.not_estimable.startswith("no variation: no one changed (every change is 0)")
+    assert np.isnan([r.t, r.p_t, r.p_wilcoxon, r.dz]).all() and r.rank_biserial == 0.0
+    # reliable change: the SD of T0 from one score, or from equal scores, is not estimable
+    rc = reliable_change([4.0], [6.0], reliability=0.8, higher_is_better=True)
+    assert rc.not_estimable.iloc[0].startswith("too few respondents (n = 1 at T0")
+    rc = reliable_change([4.0, 4.0], [6.0, 2.0], reliability=0.8, higher_is_better=True)
+    assert (rc.not_estimable == "no variation: every T0 score is 4, so the SD of T0 is 0").all()
+    counts = reliable_change_counts(rc)
+    assert counts.proportion.isna().all() and counts.not_estimable.iloc[0].startswith("no variation")
+    rc = reliable_change([1.0, 3.0, np.nan], [2.0, 3.0, 5.0], reliability=0.8, higher_is_better=True)
+    assert rc.not_estimable.tolist()[:2] == ["", ""] and rc.not_estimable.iloc[2].startswith("too few pairs")
+    with pytest.raises(ValueError, match="sd_t0"):
+        reliable_change([1.0, 3.0], [2.0, 3.0], reliability=0.8, higher_is_better=True, sd_t0=0)
+
+
+def test_changes_too_small_for_their_sd_are_not_estimable_and_do_not_hang():
+    # Found by hypothesis: changes of 1e-306 and 2e-314 differ, but their squared deviations
+    # underflow, so the SD is 0 and d_z was NaN; the interval search then looped forever.
+    d = np.array([1e-306, 0.0, 2.2250738585072014e-314])
+    for r in (cohen_dz(np.zeros(3), d), paired_t(np.zeros(3), d)):
+        assert r.not_estimable.iloc[0].startswith("no variation: the changes (at most 1e-306 in size)")
+    from analysis.stats.paired import _nct_ci
+
+    with pytest.raises(ValueError, match="finite t"):
+        _nct_ci(np.nan, 2, 0.95)

@@ -132,3 +132,76 @@ def test_reach_propensities_bad_input():
         reach_propensities(df, "reached", ["nope"])
     with pytest.raises(ValueError, match="boolean or 0/1"):
         reach_propensities(df.assign(reached="ja"), "reached", ["age_group"])
+
+
+# --- issue 15: bootstrap interval and "not estimable" -------------------------------------------
+
+
+def test_bootstrap_se_matches_the_delta_method_on_large_data():
+    # Independent oracle: one binary auxiliary, groups of n1 = n2 = 2000. The saturated model's
+    # propensities are the group shares q1, q2, so (Schouten et al. 2009, eq. for S^2)
+    #   S = |q1 - q2| sqrt(n1 n2 / (n (n - 1))),   R = 1 - 2 S,
+    # and by the delta method with Var(q_j) = q_j (1 - q_j) / n_j (the group sizes' own
+    # variation enters only at second order when n1 = n2):
+    #   SE(R) = 2 sqrt(n1 n2 / (n (n - 1))) sqrt(q1 (1 - q1) / n1 + q2 (1 - q2) / n2).
+    # 999 resamples estimate an SE to about 1 / sqrt(2 * 999) = 2.2%: allow 10%.
+    rng = np.random.default_rng(3)
+    n1 = n2 = 2000
+    y = np.r_[rng.random(n1) < 0.3, rng.random(n2) < 0.5].astype(int)
+    df = pd.DataFrame({"g": ["a"] * n1 + ["b"] * n2, "y": y})
+    q1, q2, n = y[:n1].mean(), y[n1:].mean(), n1 + n2
+    k = math.sqrt(n1 * n2 / (n * (n - 1)))
+    se = 2 * k * math.sqrt(q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2)
+    r = r_indicator_fit(df, "y", ["g"], n_boot=999, seed=1).iloc[0]
+    assert r["r_indicator"] == pytest.approx(1 - 2 * abs(q1 - q2) * k, abs=1e-9)
+    assert r["se"] == pytest.approx(se, rel=0.10)
+    # the percentile interval is close to the normal one, R +- 1.96 SE, on this much data
+    assert r["ci_low"] == pytest.approx(r["r_indicator"] - 1.96 * se, abs=0.2 * se)
+    assert r["ci_high"] == pytest.approx(r["r_indicator"] + 1.96 * se, abs=0.2 * se)
+    assert r["n_boot"] == 999 and r["n_boot_failed"] == 0 and r["not_estimable"] == ""
+
+
+def test_batched_newton_fit_equals_statsmodels():
+    # consistency check of the bootstrap's own fitter against statsmodels on the same counts
+    from analysis.stats.representativeness import _fit_cells
+
+    rng = np.random.default_rng(5)
+    n = 300
+    df = pd.DataFrame({"a": rng.choice(["x", "y", "z"], n), "b": rng.choice(["m", "v"], n)})
+    df["r"] = (rng.random(n) < 0.2 + 0.3 * (df["a"] == "y") + 0.2 * (df["b"] == "v")).astype(int)
+    want = smf.logit("r ~ C(a) + C(b)", df).fit(disp=0).predict(df).to_numpy()
+    from analysis.stats.models import design_matrix
+
+    X, _ = design_matrix(df, ["a", "b"])
+    Xu, inv = np.unique(X.to_numpy(), axis=0, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    mu, ok = _fit_cells(Xu, np.bincount(inv, weights=df["r"], minlength=len(Xu))[None, :],
+                        np.bincount(inv, minlength=len(Xu)).astype(float)[None, :])
+    assert ok[0]
+    np.testing.assert_allclose(mu[0][inv], want, rtol=1e-7)
+
+
+def test_r_indicator_not_estimable_reasons():
+    base = pd.DataFrame({"reached": [1, 0, 0, 1, 1, 1], "age_group": ["jong"] * 3 + ["oud"] * 3})
+    # everyone old was reached: quasi-complete separation, the MLE does not exist
+    r = r_indicator_fit(base, "reached", ["age_group"], n_boot=99, seed=1).iloc[0]
+    assert r["not_estimable"].startswith("separation on age_group: every respondent with age_group = 'oud'")
+    assert math.isnan(r["r_indicator"]) and math.isnan(r["ci_low"])
+    none = r_indicator_fit(base.assign(reached=0), "reached", ["age_group"]).iloc[0]
+    assert none["not_estimable"] == "empty group: no one with reached = 1 among 6"
+    one = r_indicator_fit(base.iloc[:1], "reached", ["age_group"]).iloc[0]
+    assert one["not_estimable"].startswith("too few respondents (n = 1")
+    zero = r_indicator_fit(base.iloc[:0], "reached", ["age_group"]).iloc[0]
+    assert zero["not_estimable"].startswith("too few respondents (n = 0") and zero["n"] == 0
+
+
+def test_r_indicator_interval_not_estimable_when_resamples_separate():
+    # 1/4 reached among the young, 3/4 among the old (R = 0.4655 by hand, see the doctest): at
+    # n = 8 a resample often has a group all reached or all not; more than 10% fail
+    df = pd.DataFrame({"reached": [1, 0, 0, 0, 1, 1, 1, 0], "age_group": ["jong"] * 4 + ["oud"] * 4})
+    r = r_indicator_fit(df, "reached", ["age_group"], n_boot=200, seed=2).iloc[0]
+    assert r["r_indicator"] == pytest.approx(1 - 2 * math.sqrt(8 * 0.25 ** 2 / 7))
+    assert r["n_boot_failed"] > 20 and math.isnan(r["ci_low"])
+    assert r["not_estimable"].startswith("separation in ") and r["not_estimable"].endswith("no interval")
+    with pytest.raises(ValueError, match="n_boot"):
+        r_indicator_fit(df, "reached", ["age_group"], n_boot=-1)

@@ -1,6 +1,8 @@
 """The synthetic-data generator: deterministic, every file opens, defects are where the list says,
 the population follows CBS where CBS gives it, the true reach model is recoverable, and git keeps
-real data out of data/raw while tracking the synthetic files."""
+real data out of data/raw while tracking the synthetic files. Profiles: the default (`study`)
+writes the committed files; `small` has the real study's shape (issue 15), counted by the
+project's cleaning rather than by the generator's own bookkeeping."""
 
 from __future__ import annotations
 
@@ -145,7 +147,11 @@ def cell(out: Path, rec: dict, row: int, column: str):
 
 
 def test_every_defect_is_where_the_list_says(raw):
-    out, doc = raw
+    _check_defects(*raw)
+
+
+def _check_defects(out: Path, doc: dict) -> None:
+    """Every kind of defect is planted, and each at the rows the list names."""
     kinds = {d["defect"] for d in doc["defects"]}
     assert {"duplicate_submission", "duplicated_form", "age_out_of_range", "impossible_date", "weet_niet",
             "missing_scale_items", "identifiers_in_free_text", "site_specific_label", "spelling_variant",
@@ -269,6 +275,9 @@ def test_refuses_to_write_over_foreign_files(tmp_path):
 def test_cli(tmp_path, capsys):
     assert synth.cli(argparse.Namespace(seed=1, scale=1, out=str(tmp_path))) == 0
     assert "reach forms" in capsys.readouterr().out
+    assert synth.cli(argparse.Namespace(seed=1, scale=1, out=str(tmp_path / "x"), profile="tiny")) == 2
+    assert "synth: error: --profile 'tiny' is not defined" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_gitignore_keeps_real_data_out_and_tracks_synthetic_files():
@@ -286,3 +295,146 @@ def test_gitignore_keeps_real_data_out_and_tracks_synthetic_files():
     assert ignored(f"data/raw/echte_export_{uuid.uuid4().hex}.csv")
     assert ignored("data/raw/DH_bereik_echt.sav")
     assert ignored("data/raw/sub/DH_bereik.csv")
+
+
+# --- profiles: the default is today's data; `small` is the real study's size (issue 15) ------
+
+SMALL_SEEDS = (2, 14, 24)  # the seeds of tests/test_small_study_e2e.py (smallest sites: 2, 3 and 2 pairs)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The small profile for every seed in SMALL_SEEDS: {seed: (dir, true_parameters)}."""
+    runs = {}
+    for seed in SMALL_SEEDS:
+        out = tmp_path_factory.mktemp(f"small{seed}")
+        runs[seed] = (out, synth.generate(seed=seed, out=out, profile="small"))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def small_clean(small):
+    """The small files as the project's cleaning reads them (not the generator's bookkeeping):
+    {seed: (reach table, interview pairs)}."""
+    from analysis import clean, interviews
+
+    return {seed: (clean.clean_reach(out, synthetic=True).table, interviews.clean_interviews(out, synthetic=True).pairs)
+            for seed, (out, _) in small.items()}
+
+
+def test_default_profile_is_the_committed_data(tmp_path):
+    """`--profile study` (the default) writes today's files, byte for byte, and merges nothing."""
+    synth.generate(seed=1, out=tmp_path, profile="study")
+    assert digests(tmp_path) == digests(config.RAW_DIR)
+    plain = synth.load_params()
+    study = synth.load_params(profile="study")
+    assert study == {**{k: v for k, v in plain.items() if k != "profiles"}, "profile": "study"}
+    assert "profile" not in yaml.safe_load((tmp_path / "true_parameters.yaml").read_text(encoding="utf-8"))
+
+
+def test_small_profile_is_deterministic(small, tmp_path):
+    out, _ = small[2]
+    synth.generate(seed=2, out=tmp_path / "again", profile="small")
+    assert digests(tmp_path / "again") == digests(out)
+    assert digests(small[14][0])["DH_bereik.csv"] != digests(out)["DH_bereik.csv"]
+    assert digests(small[24][0])["interviews.xlsx"] != digests(out)["interviews.xlsx"]
+
+
+def test_small_profile_forms_per_site(small, small_clean):
+    """30-60 forms per site after cleaning (the project's cleaning, not the generator, counts
+    them: planted duplicate forms removed), 3 sites, and fewer proxy reports."""
+    bounds = synth.load_params(profile="small")["forms_per_site"]
+    assert (bounds["min"], bounds["max"]) == (30, 60)
+    for seed, (out, doc) in small.items():
+        reach = small_clean[seed][0]
+        counts = reach["site"].value_counts().to_dict()
+        assert set(counts) == {"DH", "LH", "PS"}, seed
+        assert all(30 <= n <= 60 for n in counts.values()), (seed, counts)
+        assert counts == {s: v["forms"] for s, v in doc["realised_reach"].items()}, seed
+        proxy = next(f["rows"] for f in doc["files"] if f["source"] == "proxy")
+        assert 3 * 6 <= proxy <= 3 * 12, seed
+
+
+def test_small_profile_interviews_and_pairs(small, small_clean):
+    """7 interviewees per site at T0 (read from the workbook), 2-6 pairs per site (paired by the
+    project's cleaning), a site with 2 or 3 pairs in every seed, and the documented numbers agree."""
+    person = CB.mapping("interviews", "person_id")["column"]
+    seen_two = False
+    for seed, (out, doc) in small.items():
+        t0 = read_excel_sheet(out / "interviews.xlsx", sheet="T0")
+        assert t0[person].str[:2].value_counts().to_dict() == {"DH": 7, "LH": 7, "PS": 7}, seed
+        pairs = small_clean[seed][1]
+        per_site = pairs["site"].value_counts().reindex(["DH", "LH", "PS"], fill_value=0).to_dict()
+        assert all(2 <= n <= 6 for n in per_site.values()), (seed, per_site)
+        assert min(per_site.values()) <= 3, (seed, per_site)
+        assert per_site == doc["interviews"]["pairs_per_site"], seed
+        assert doc["interviews"]["completers"] == sum(per_site.values())
+        seen_two |= 2 in per_site.values()
+    assert seen_two, "some shipped seed should have a site with only 2 pairs"
+
+
+def test_small_profile_has_outcomes_without_any_change(small, small_clean):
+    """zrm_financien: every pair's T1 equals T0 (all sites); zrm_lichamelijke_gezondheid at one
+    site; both have true change 0, as true_parameters.yaml says. Checked on the cleaned pairs."""
+    params = synth.load_params(profile="small")
+    assert params["interviews"]["zrm"]["change"]["financien"] == 0.0
+    for seed, (out, doc) in small.items():
+        pairs = small_clean[seed][1]
+        fin = pairs["zrm_financien_diff"]
+        assert fin.notna().all() and (fin == 0).all(), seed
+        assert pairs["zrm_financien_t0"].nunique() > 1, seed  # unchanged, not constant
+        lg = pairs.groupby("site")["zrm_lichamelijke_gezondheid_diff"].apply(lambda d: bool((d == 0).all()))
+        unchanged = sorted(lg[lg].index)
+        assert doc["interviews"]["no_change"]["zrm_lichamelijke_gezondheid"][0] in unchanged, seed
+        assert doc["interviews"]["no_change"]["zrm_financien"] == ["DH", "LH", "PS"]
+        assert doc["interviews"]["true_change"]["zrm_financien"] == 0.0
+        assert doc["interviews"]["realised_mean_change"]["zrm_financien"] == 0.0
+        # the other outcomes still change: who5 by +10 points (true), so not every diff is 0
+        assert (pairs["who5_diff"].dropna() != 0).any(), seed
+
+
+def test_small_profile_plants_every_defect_in_a_valid_file(small):
+    """Every kind of defect of the default profile appears in the small files too, where the
+    list says, and the files are documented as the small profile."""
+    for seed, (out, doc) in small.items():
+        assert doc["profile"]["name"] == "small" and "30-60" in doc["profile"]["description"]
+        assert "--profile small" in (out / "README.md").read_text(encoding="utf-8")
+        _check_defects(out, doc)
+
+
+def test_profile_errors_say_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match=r"--profile 'tiny' is not defined; choose one of \['small', 'study'\]"):
+        synth.generate(seed=1, out=tmp_path, profile="tiny")
+    ip = synth.load_params(profile="small")["interviews"]
+    with pytest.raises(ValueError, match="true change 0.5"):
+        truth.no_change(np.random.default_rng(0), pd.DataFrame({"site": ["DH"], "zrm_dagbesteding": [3]}),
+                        pd.DataFrame({"site": ["DH"], "zrm_dagbesteding": [4]}), ["DH"],
+                        {**ip, "no_change": [{"outcome": "zrm_dagbesteding", "sites": "all"}]})
+    with pytest.raises(ValueError, match="Positieve Gezondheid or ZRM domain"):
+        truth.no_change(np.random.default_rng(0), pd.DataFrame(), pd.DataFrame(), ["DH"],
+                        {**ip, "no_change": [{"outcome": "who5", "sites": "all"}]})
+    with pytest.raises(ValueError, match="must lie within 0-7"):
+        truth.pairs_per_site(np.random.default_rng(0), 3, 7, {"pairs_per_site": {"min": 2, "max": 8}})
+
+
+def test_no_change_returns_a_new_frame():
+    t0 = pd.DataFrame({"site": ["DH", "LH"], "zrm_financien": [2, 4]})
+    t1 = pd.DataFrame({"site": ["DH", "LH"], "zrm_financien": [3, 5]})
+    new, which = truth.no_change(np.random.default_rng(0), t0, t1, ["DH", "LH"],
+                                 {"zrm": {"change": {"financien": 0.0}},
+                                  "no_change": [{"outcome": "zrm_financien", "sites": 1}]})
+    assert t1["zrm_financien"].tolist() == [3, 5]  # input unchanged
+    site = which["zrm_financien"][0]
+    expected = {"DH": [2, 5], "LH": [3, 4]}[site]  # by hand: only the chosen site copies T0
+    assert new["zrm_financien"].tolist() == expected
+
+
+def test_cli_help_documents_profile_seed_and_scale(capsys):
+    from analysis.__main__ import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["synth", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--profile" in text and "'small'" in text and "default 1" in text and "--scale" in text
+    args = build_parser().parse_args(["synth"])
+    assert (args.seed, args.scale, args.profile) == (1, 1, "study")

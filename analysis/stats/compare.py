@@ -9,10 +9,11 @@ function                     returns
 ===========================  =================================================================
 :func:`smd_continuous`       float: signed Cohen's d with the average-variance SD
 :func:`smd_categorical`      float: Yang & Dalton (2012) multi-category SMD (>= 0)
-:func:`categorical_test`     one row: ``variable``, ``test``, ``statistic``, ``dof``, ``p``,
-                             ``min_expected``, ``n``
-:func:`continuous_test`      one row: ``variable``, ``test``, ``statistic``, ``dof``, ``p``,
-                             ``n``
+:func:`categorical_test`     one row: ``variable``, ``test``, ``statistic_name``,
+                             ``statistic``, ``dof``, ``p``, ``min_expected``, ``n``,
+                             ``not_estimable``
+:func:`continuous_test`      one row: ``variable``, ``test``, ``statistic_name``,
+                             ``statistic``, ``dof``, ``p``, ``n``, ``not_estimable``
 :func:`categorical_summary`  per group and level: ``n``, ``pct``
 :func:`continuous_summary`   per group: ``n``, ``mean``, ``sd``, ``median``, ``q1``, ``q3``,
                              ``n_missing``
@@ -28,11 +29,17 @@ Rules chosen, in one place (each function's Notes says why):
   ``nonnormal`` (declared in the study config, not chosen from the data).
 * SMD: reported as an absolute value in the table, as R tableone does.
 * Missing values: a level of their own in the counts, left out of tests and SMDs.
+* What a test's ``statistic`` holds is named in ``statistic_name`` (:data:`STATISTIC_NAMES`):
+  ``chi2``, ``odds_ratio`` (Fisher 2x2), ``table_probability`` (Fisher-Freeman-Halton: the
+  probability of the observed table), ``t`` (Welch) or ``U`` (Mann-Whitney).
+* A test or SMD that cannot be computed on valid data (nobody in a group, one observed level,
+  no variation, too few values) gives NaN and a reason in ``not_estimable`` that starts with one
+  of the keys ``too few respondents`` / ``empty group`` / ``no variation``; otherwise ``""``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,6 +53,7 @@ __all__ = [
     "categorical_summary",
     "continuous_summary",
     "table1",
+    "STATISTIC_NAMES",
     "DEFAULT_SEED",
     "DEFAULT_RESAMPLES",
 ]
@@ -55,6 +63,14 @@ DEFAULT_SEED = 20240501
 #: Number of random tables for the Monte Carlo Fisher-Freeman-Halton test: the Monte Carlo
 #: standard error of p is at most sqrt(0.25 / 100000) = 0.0016.
 DEFAULT_RESAMPLES = 100_000
+#: What the ``statistic`` column holds, by ``statistic_name`` (English; the display maps it).
+STATISTIC_NAMES = {
+    "chi2": "Pearson chi-square statistic",
+    "odds_ratio": "sample odds ratio (Fisher exact, 2x2; 0 or inf when a cell is 0)",
+    "table_probability": "probability of the observed table under independence (Fisher-Freeman-Halton)",
+    "t": "Welch t statistic (first group minus second)",
+    "U": "Mann-Whitney U of the first group",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,8 +105,8 @@ def _group_levels(data: pd.DataFrame, group: str, groups, what: str) -> list:
         )
     present = list(pd.unique(g))
     if groups is None:
-        if set(present) <= {True, False} and len(present) == 2:
-            groups = [True, False]  # reached first
+        if set(present) <= {True, False} and (len(present) == 2 or pd.api.types.is_bool_dtype(g.dtype)):
+            groups = [True, False]  # reached first; a boolean group is two groups even if one is empty
         elif isinstance(g.dtype, pd.CategoricalDtype):
             groups = [c for c in g.cat.categories if c in set(present)]
         else:
@@ -99,9 +115,25 @@ def _group_levels(data: pd.DataFrame, group: str, groups, what: str) -> list:
     if len(groups) != 2:
         raise ValueError(f"{what}: {group!r} must have exactly two groups, got {groups}.")
     extra = [v for v in present if v not in groups]
-    if extra or any(v not in present for v in groups):
+    if extra:
         raise ValueError(f"{what}: groups {groups} do not match the values of {group!r}: {present}.")
+    if len(set(map(repr, groups))) != 2:
+        raise ValueError(f"{what}: the two groups must differ, got {groups}.")
+    # a listed group nobody is in is valid data (a site where everyone was reached): the
+    # summaries count 0 and the tests say "empty group" instead of raising
     return groups
+
+
+def _name(gr, group_names) -> str:
+    """How a reason names group ``gr``: ``group_names[gr]`` or ``group <value>``."""
+    if group_names and gr in group_names:
+        return str(group_names[gr])
+    return f"group {gr!r}"
+
+
+def _scalar(x) -> float:
+    """scipy returns some statistics as 1-element arrays (fisher_exact with MonteCarloMethod)."""
+    return float(np.asarray(x, dtype=float).ravel()[0])
 
 
 def _category_levels(s: pd.Series) -> list:
@@ -258,6 +290,7 @@ def categorical_test(
     yates: bool = True,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    group_names: Mapping | None = None,
 ) -> pd.DataFrame:
     """Test of association between a categorical variable and the two groups.
 
@@ -273,14 +306,20 @@ def categorical_test(
         Continuity correction for 2x2 chi-square tests (see Notes).
     n_resamples, seed : int
         Random tables and seed for the Monte Carlo Fisher-Freeman-Halton test.
+    group_names : mapping, optional
+        Group value -> name used in the ``not_estimable`` reason (e.g. ``{False: "not
+        reached"}``); default ``group <value>``.
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``variable``, ``test`` (name of the test used), ``statistic`` (chi-square;
-        the sample odds ratio for Fisher 2x2; the observed table's probability for
-        Fisher-Freeman-Halton), ``dof`` (chi-square only), ``p``, ``min_expected`` (smallest
-        expected count under independence), ``n`` (rows with a non-missing value).
+        One row: ``variable``, ``test`` (name of the test used), ``statistic_name``
+        (``chi2``, ``odds_ratio`` or ``table_probability``, see :data:`STATISTIC_NAMES`),
+        ``statistic`` (chi-square; the sample odds ratio for Fisher 2x2, 0 or ``inf`` when a
+        cell is 0; the observed table's probability for Fisher-Freeman-Halton), ``dof``
+        (chi-square only), ``p``, ``min_expected`` (smallest expected count under
+        independence), ``n`` (rows with a non-missing value), ``not_estimable`` (``""``, or
+        why there is no test: ``too few respondents``, ``empty group``, ``no variation``).
 
     Notes
     -----
@@ -302,7 +341,9 @@ def categorical_test(
       (``fisher_exact`` with ``MonteCarloMethod``: random tables with the observed margins),
       so the p-value carries Monte Carlo error (SE <= 0.0016 with 100 000 tables) and is
       fixed by ``seed``. The test name says so.
-    * fewer than two observed levels: nothing to test; ``test`` says so and ``p`` is NaN.
+    * no answer at all, a group without answers, or fewer than two observed levels:
+      nothing to test; ``test`` is ``"not tested"``, ``p`` is NaN and ``not_estimable`` says
+      why (these are valid data at a small site, not errors).
 
     References
     ----------
@@ -325,18 +366,29 @@ def categorical_test(
     """
     _check_data(data, [variable, group], "categorical_test")
     groups = _group_levels(data, group, groups, "categorical_test")
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1000:
-        raise ValueError("n_resamples must be an integer of at least 1000.")
+    if not isinstance(n_resamples, (int, np.integer)) or isinstance(n_resamples, bool) or n_resamples < 100:
+        raise ValueError("n_resamples must be an integer of at least 100 (the pipeline uses study.yaml's 100000).")
     keep = data[variable].notna()
     v = data.loc[keep, variable]
     g = data.loc[keep, group]
     levels = _category_levels(v)
-    table = np.array([[int(((v == lv) & (g == gr)).sum()) for gr in groups] for lv in levels])
+    table = np.array([[int(((v == lv) & (g == gr)).sum()) for gr in groups] for lv in levels],
+                     dtype=np.int64).reshape(len(levels), len(groups))
     n = int(table.sum())
-    out = {"variable": variable, "test": "", "statistic": np.nan, "dof": np.nan, "p": np.nan,
-           "min_expected": np.nan, "n": n}
-    if len(levels) < 2 or (table.sum(axis=0) == 0).any():
-        out["test"] = "not tested (fewer than two observed levels or an empty group)"
+    out = {"variable": variable, "test": "", "statistic_name": "", "statistic": np.nan, "dof": np.nan,
+           "p": np.nan, "min_expected": np.nan, "n": n, "not_estimable": ""}
+    col_totals = table.sum(axis=0)
+    if n == 0:
+        reason = f"too few respondents (n = 0 with an answer to {variable!r})"
+    elif (col_totals == 0).any():
+        who = _name(groups[int(np.flatnonzero(col_totals == 0)[0])], group_names)
+        reason = f"empty group: no one in {who} answered {variable!r}"
+    elif len(levels) < 2:
+        reason = f"no variation: every answer to {variable!r} is {levels[0]!r}"
+    else:
+        reason = ""
+    if reason:
+        out.update(test="not tested", not_estimable=reason)
         return pd.DataFrame([out])
     expected = stats.contingency.expected_freq(table)
     out["min_expected"] = float(expected.min())
@@ -345,17 +397,18 @@ def categorical_test(
         res = stats.chi2_contingency(table, correction=correction)
         out.update(
             test="Pearson chi-square" + (" (Yates continuity correction)" if correction else ""),
-            statistic=float(res.statistic), dof=float(res.dof), p=float(res.pvalue),
+            statistic_name="chi2", statistic=float(res.statistic), dof=float(res.dof), p=float(res.pvalue),
         )
     elif table.shape == (2, 2):
         res = stats.fisher_exact(table)
-        out.update(test="Fisher exact", statistic=float(res.statistic), p=float(res.pvalue))
+        out.update(test="Fisher exact", statistic_name="odds_ratio", statistic=_scalar(res.statistic),
+                   p=_scalar(res.pvalue))
     else:
         method = stats.MonteCarloMethod(n_resamples=int(n_resamples), rng=np.random.default_rng(seed))
         res = stats.fisher_exact(table, method=method)
         out.update(
             test=f"Fisher-Freeman-Halton (Monte Carlo, {n_resamples} tables, seed {seed})",
-            statistic=float(res.statistic), p=float(res.pvalue),
+            statistic_name="table_probability", statistic=_scalar(res.statistic), p=_scalar(res.pvalue),
         )
     return pd.DataFrame([out])
 
@@ -367,6 +420,7 @@ def continuous_test(
     *,
     nonnormal: bool = False,
     groups: Sequence | None = None,
+    group_names: Mapping | None = None,
 ) -> pd.DataFrame:
     """Welch's t-test or the Mann-Whitney U test of a continuous variable between two groups.
 
@@ -381,12 +435,15 @@ def continuous_test(
     groups : sequence, optional
         Order of the two groups (default ``[True, False]`` for a boolean group); the t
         statistic is first minus second, U is the first group's.
+    group_names : mapping, optional
+        Group value -> name used in the ``not_estimable`` reason.
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``variable``, ``test``, ``statistic`` (t or U), ``dof`` (Welch-Satterthwaite
-        degrees of freedom; NaN for U), ``p`` (two-sided), ``n`` (non-missing values).
+        One row: ``variable``, ``test``, ``statistic_name`` (``t`` or ``U``), ``statistic``
+        (t or U), ``dof`` (Welch-Satterthwaite degrees of freedom; NaN for U), ``p``
+        (two-sided), ``n`` (non-missing values), ``not_estimable`` (``""`` or the reason).
 
     Notes
     -----
@@ -401,8 +458,11 @@ def continuous_test(
     Mann-Whitney U (``scipy.stats.mannwhitneyu``, two-sided): exact when the smaller group
     has at most 8 values and there are no ties, otherwise the normal approximation with tie
     correction and continuity correction (scipy's ``"auto"`` rule, made explicit here so the
-    test name says which was used). Missing values are dropped; fewer than 2 values in a
-    group gives ``p = NaN`` and a test name that says why.
+    test name says which was used). Missing values are dropped. Not estimable (NaN, test
+    ``"not tested"`` and the reason in ``not_estimable``): a group without values (``empty
+    group``), fewer than 2 values in a group (``too few respondents``), or nothing for the test
+    to use (``no variation``: Welch with every value the same within each group, so the
+    standard error is 0; Mann-Whitney with every value tied, so the rank variance is 0).
 
     References
     ----------
@@ -432,10 +492,23 @@ def continuous_test(
     gvals = data[group].to_numpy()
     a = values[(gvals == groups[0]) & ~np.isnan(values)]
     b = values[(gvals == groups[1]) & ~np.isnan(values)]
-    out = {"variable": variable, "test": "", "statistic": np.nan, "dof": np.nan, "p": np.nan,
-           "n": int(len(a) + len(b))}
-    if len(a) < 2 or len(b) < 2:
-        out["test"] = "not tested (fewer than 2 values in a group)"
+    out = {"variable": variable, "test": "", "statistic_name": "", "statistic": np.nan, "dof": np.nan,
+           "p": np.nan, "n": int(len(a) + len(b)), "not_estimable": ""}
+    pooled = np.concatenate([a, b])
+    if len(a) == 0 or len(b) == 0:
+        who = _name(groups[0] if len(a) == 0 else groups[1], group_names)
+        reason = f"empty group: no one in {who} has a value of {variable!r}"
+    elif len(a) < 2 or len(b) < 2:
+        reason = (f"too few respondents (n = {len(a)} in {_name(groups[0], group_names)} and {len(b)} in "
+                  f"{_name(groups[1], group_names)} with a value of {variable!r}; at least 2 per group needed)")
+    elif nonnormal and np.all(pooled == pooled[0]):
+        reason = f"no variation: every value of {variable!r} is {pooled[0]:g}"
+    elif not nonnormal and a.var() == 0 and b.var() == 0:
+        reason = f"no variation: {variable!r} is constant within each group (standard error 0)"
+    else:
+        reason = ""
+    if reason:
+        out.update(test="not tested", not_estimable=reason)
         return pd.DataFrame([out])
     if nonnormal:
         ties = len(np.unique(np.concatenate([a, b]))) < len(a) + len(b)
@@ -443,10 +516,10 @@ def continuous_test(
         res = stats.mannwhitneyu(a, b, alternative="two-sided", method=method, use_continuity=True)
         name = ("Mann-Whitney U (exact)" if method == "exact" else
                 "Mann-Whitney U (normal approximation, tie and continuity corrected)")
-        out.update(test=name, statistic=float(res.statistic), p=float(res.pvalue))
+        out.update(test=name, statistic_name="U", statistic=float(res.statistic), p=float(res.pvalue))
     else:
         res = stats.ttest_ind(a, b, equal_var=False)
-        out.update(test="Welch t-test", statistic=float(res.statistic), dof=float(res.df),
+        out.update(test="Welch t-test", statistic_name="t", statistic=float(res.statistic), dof=float(res.df),
                    p=float(res.pvalue))
     return pd.DataFrame([out])
 
@@ -611,8 +684,17 @@ def continuous_summary(
 # --------------------------------------------------------------------------------------------
 # Table 1
 # --------------------------------------------------------------------------------------------
+def _with_test(summ: pd.DataFrame, test: pd.Series, reason: str) -> pd.DataFrame:
+    """The summary rows with the variable's test columns and ``not_estimable`` repeated."""
+    for col in ("test", "statistic_name", "statistic", "dof", "p"):
+        summ[col] = test[col]
+    summ["not_estimable"] = reason
+    return summ
+
+
 TABLE1_COLUMNS = ["variable", "type", "level", "group", "n", "pct", "mean", "sd", "median",
-                  "q1", "q3", "n_missing", "smd", "test", "statistic", "p"]
+                  "q1", "q3", "n_missing", "smd", "test", "statistic_name", "statistic", "dof", "p",
+                  "not_estimable"]
 
 
 def table1(
@@ -628,6 +710,7 @@ def table1(
     yates: bool = True,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    group_names: Mapping | None = None,
 ) -> pd.DataFrame:
     """Numeric Table 1: two groups compared on categorical and continuous variables.
 
@@ -650,6 +733,8 @@ def table1(
         The level under which missing values of categorical variables are counted.
     yates, n_resamples, seed
         Passed to :func:`categorical_test`.
+    group_names : mapping, optional
+        Group value -> name in the ``not_estimable`` reasons (e.g. ``{True: "reached"}``).
 
     Returns
     -------
@@ -662,9 +747,12 @@ def table1(
         continuous), ``pct`` (0-100, of all rows of the group; categorical only),
         ``mean``, ``sd``, ``median``, ``q1``, ``q3``, ``n_missing`` (continuous only),
         ``smd`` (absolute SMD, see :func:`smd_categorical` / :func:`smd_continuous`),
-        ``test``, ``statistic``, ``p`` (see :func:`categorical_test` /
-        :func:`continuous_test`). ``smd``, ``test``, ``statistic`` and ``p`` belong to the
-        variable and are repeated on each of its rows.
+        ``test``, ``statistic_name`` (what ``statistic`` holds: ``chi2``, ``odds_ratio``,
+        ``table_probability``, ``t``, ``U``; :data:`STATISTIC_NAMES`), ``statistic``, ``dof``,
+        ``p`` (see :func:`categorical_test` / :func:`continuous_test`), ``not_estimable``
+        (``""``, or why the test or the SMD could not be computed; its NaN cells are then
+        those). ``smd`` to ``not_estimable`` belong to the variable and are repeated on each
+        of its rows.
 
     Notes
     -----
@@ -672,7 +760,9 @@ def table1(
     :func:`categorical_test`, :func:`continuous_test`, :func:`smd_categorical` and
     :func:`smd_continuous`; each is tested on its own. Missing values of a categorical
     variable are a level of their own in the counts but are left out of the test and the SMD;
-    for continuous variables they are counted in ``n_missing``. Both mean/SD and
+    for continuous variables they are counted in ``n_missing``. A group nobody is in (a site
+    where everyone was reached) is valid: its counts are 0, its percentages NaN, and the test
+    and SMD are not estimable with the reason ``empty group``. Both mean/SD and
     median/quartiles are given for every continuous variable; the report shows the pair that
     matches the test (mean/SD with Welch, median [Q1-Q3] with Mann-Whitney). No correction
     for multiple testing: Table 1 p-values describe, they do not confirm.
@@ -717,25 +807,28 @@ def table1(
         summ = categorical_summary(data, var, group, groups=groups, overall=overall,
                                    missing_label=missing_label)
         test = categorical_test(data, var, group, groups=groups, yates=yates,
-                                n_resamples=n_resamples, seed=seed).iloc[0]
+                                n_resamples=n_resamples, seed=seed, group_names=group_names).iloc[0]
         levels = _category_levels(data[var])
         smd = smd_categorical(data.loc[gvals == groups[0], var], data.loc[gvals == groups[1], var],
                               levels=levels)
         summ["type"] = "categorical"
         summ["smd"] = smd
-        summ["test"], summ["statistic"], summ["p"] = test["test"], test["statistic"], test["p"]
-        frames.append(summ)
+        reason = test["not_estimable"] or ("" if not np.isnan(smd) else
+                                           "no variation: SMD undefined (each group is in one level, a different one)")
+        frames.append(_with_test(summ, test, reason))
     for var in continuous:
         summ = continuous_summary(data, var, group, groups=groups, overall=overall)
-        test = continuous_test(data, var, group, groups=groups, nonnormal=var in nonnormal).iloc[0]
+        test = continuous_test(data, var, group, groups=groups, nonnormal=var in nonnormal,
+                               group_names=group_names).iloc[0]
         values = _numeric(data[var], f"table1({var!r})")
         g = gvals.to_numpy()
         smd = smd_continuous(values[g == groups[0]], values[g == groups[1]])
         summ["type"] = "continuous"
         summ["level"] = np.nan
         summ["smd"] = abs(smd)
-        summ["test"], summ["statistic"], summ["p"] = test["test"], test["statistic"], test["p"]
-        frames.append(summ)
+        reason = test["not_estimable"] or ("" if not np.isnan(smd) else
+                                           "no variation: SMD undefined (no variation within either group)")
+        frames.append(_with_test(summ, test, reason))
     out = pd.concat(frames, ignore_index=True)
     for col in TABLE1_COLUMNS:
         if col not in out.columns:

@@ -1,21 +1,25 @@
 """Logistic regression of being reached, as odds ratios, and a forest plot.
 
 Notebook 02 (STUDY.md section 6, "02 reach"): who is reached, adjusted for the other
-characteristics, with site as a fixed effect; cluster-robust standard errors by site as a
-sensitivity analysis.
+characteristics, with site as a fixed effect. Valid data of any size give a table: what cannot
+be estimated is a row with its reason in ``not_estimable``; separated data are fitted by Firth's
+penalised likelihood (rule and sources in :func:`logistic_or`).
 
 =====================  ======================================================================
 function               returns
 =====================  ======================================================================
 :func:`logistic_or`    one row per term: ``term``, ``variable``, ``level``, ``reference``,
                        ``odds_ratio``, ``ci_low``, ``ci_high``, ``p``, ``log_or``, ``se``,
-                       ``test``, ``se_type``, ``n_used``, ``n_dropped``, ``n_clusters``
+                       ``test``, ``se_type``, ``n_used``, ``n_dropped``, ``n_clusters``,
+                       ``method``, ``separation``, ``events_per_parameter``, ``not_estimable``
 :func:`forest_plot`    a matplotlib Figure
 =====================  ======================================================================
 
-The model is fitted by statsmodels (``statsmodels.api.Logit``, maximum likelihood); this
-module builds the design matrix with explicit term names (so the table never has to parse
-formula strings) and shapes the result.
+Maximum likelihood is fitted by statsmodels (``Logit``); separation is detected with Konis's
+linear program and Firth's fit with its profile intervals computed by ``firthmodels`` (MIT,
+maintained; its benchmarks compare it with R's logistf, and tests/test_stats_models.py checks
+it against a closed form). This module builds the design matrix with explicit term names (so
+the table never has to parse formula strings) and shapes the result.
 """
 
 from __future__ import annotations
@@ -53,14 +57,15 @@ def _level_codes(s: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, list]:
     return codes, list(levels)
 
 
-def _outcome01(s: pd.Series, what: str) -> pd.Series:
+def _outcome01(s: pd.Series, what: str, allow_constant: bool = False) -> pd.Series:
+    """The outcome as Float64 0/1; other values raise (an invalid argument), one value too unless allowed."""
     vals = set(s.dropna().unique())
     if not vals <= {0, 1}:  # True == 1 and False == 0
         raise ValueError(
             f"{what}: outcome {s.name!r} must be boolean or 0/1, got values "
             f"{sorted(map(repr, vals))[:5]}."
         )
-    if len(vals) < 2:
+    if len(vals) < 2 and not allow_constant:
         raise ValueError(f"{what}: outcome {s.name!r} has only one value; nothing to model.")
     return s.astype("Float64")
 
@@ -167,6 +172,14 @@ def design_matrix(
 # --------------------------------------------------------------------------------------------
 # logistic regression
 # --------------------------------------------------------------------------------------------
+#: Columns of the :func:`logistic_or` table, in order.
+OR_COLUMNS = ["term", "variable", "level", "reference", "odds_ratio", "ci_low", "ci_high", "p", "log_or", "se",
+              "test", "se_type", "n_used", "n_dropped", "n_clusters", "method", "separation",
+              "events_per_parameter", "not_estimable"]
+ML = "maximum likelihood"
+FIRTH = "Firth penalised likelihood"
+
+
 def logistic_or(
     data: pd.DataFrame,
     outcome: str,
@@ -178,6 +191,9 @@ def logistic_or(
     reference: Mapping | None = None,
     confidence: float = 0.95,
     include_intercept: bool = False,
+    firth: str = "auto",
+    profile: Sequence[str] | None = None,
+    min_events_per_parameter: float = 0.0,
 ) -> pd.DataFrame | list[pd.DataFrame]:
     """Odds ratios from a logistic regression of a binary outcome, complete cases.
 
@@ -193,44 +209,80 @@ def logistic_or(
         Column entered as a categorical fixed effect (its terms are in the table too, with
         ``variable = site``).
     cluster : str, optional, or a list of str and None
-        Column by which standard errors are made cluster-robust (sensitivity analysis, e.g.
-        ``cluster="site"``). Default: model-based standard errors. A list (e.g.
-        ``[None, "site"]``) fits the model once and returns a list with one table per entry,
-        each with its own standard errors (the cluster-robust fit starts at the first fit's
-        estimates, so it needs one Newton step instead of a fit of its own).
+        Column by which standard errors are made cluster-robust (CR1, t with G - 1 df; see
+        Notes). Default: model-based standard errors. A list (e.g. ``[None, "site"]``) fits
+        the model once and returns a list with one table per entry, each with its own
+        standard errors (the cluster-robust fit starts at the first fit's estimates).
     reference : mapping, optional
         Column -> reference level, for ``categorical`` and ``site``.
     confidence : float, default 0.95
-        Level of the Wald confidence intervals.
+        Level of the confidence intervals.
     include_intercept : bool, default False
         Also give the intercept row (its "odds ratio" is the odds at the reference levels
         and zero for the continuous predictors).
+    firth : {"auto", "always", "never"}, default "auto"
+        ``"auto"``: maximum likelihood, and Firth's penalised likelihood when the data are
+        separated (rule in Notes); ``"always"``: Firth; ``"never"``: separated data give
+        rows that are not estimable, with the reason.
+    profile : sequence of str, optional
+        Variables whose Firth intervals and p-values come from the profile penalised
+        likelihood (default: all). The others get Wald intervals from the penalised fit
+        (``test`` says which): with 300 site terms, 600 profile bounds would take minutes.
+    min_events_per_parameter : float, default 0
+        Below this many events per parameter (``events_per_parameter``: the rarer outcome's
+        count divided by the number of non-intercept parameters) the model is not fitted
+        and every row is not estimable ("not enough events"). 0: never.
 
     Returns
     -------
     pandas.DataFrame
         One row per term: ``term``, ``variable``, ``level``, ``reference`` (the reference
-        level; NaN for continuous), ``odds_ratio``, ``ci_low``, ``ci_high``, ``p`` (Wald),
-        ``log_or``, ``se`` (of ``log_or``), ``test`` (``"Wald z"``), ``se_type``,
-        ``n_used`` (complete cases), ``n_dropped`` (rows with a missing outcome or
-        predictor), ``n_clusters`` (NaN unless ``cluster``). Unrounded.
+        level; NaN for continuous), ``odds_ratio``, ``ci_low``, ``ci_high``, ``p``,
+        ``log_or``, ``se`` (of ``log_or``), ``test`` (what gave ``p`` and the interval),
+        ``se_type``, ``n_used`` (complete cases), ``n_dropped`` (rows with a missing outcome
+        or predictor), ``n_clusters`` (NaN unless ``cluster``), ``method`` (``"maximum
+        likelihood"`` or ``"Firth penalised likelihood"``), ``separation`` (why Firth was
+        used: ``"separation on <terms>: ..."``; empty otherwise), ``events_per_parameter``,
+        ``not_estimable`` (empty when the row was estimated, else the reason; the numeric
+        cells of such a row are NaN). Unrounded.
 
     Notes
     -----
     Complete-case analysis: a row with any missing value in the outcome, a predictor, the
     site or the cluster column is left out, and ``n_dropped`` says how many. Odds ratios are
-    :math:`e^{\\beta}`, intervals :math:`e^{\\beta \\pm z\\,SE}` and p-values from the Wald
-    z-statistic (the normal reference, as statsmodels and R's ``summary.glm`` do).
+    :math:`e^{\\beta}`; under maximum likelihood the intervals are Wald,
+    :math:`e^{\\beta \\pm z\\,SE}`, with p from the Wald z-statistic (as statsmodels and R's
+    ``summary.glm``).
 
-    Cluster-robust standard errors use statsmodels' sandwich estimator
-    (``cov_type="cluster"``) with its default small-sample correction
-    :math:`\\frac{G}{G-1}\\frac{N-1}{N-K}`. With few clusters (three sites here) they are
-    themselves very uncertain and usually too small (Cameron & Miller 2015 advise at least
-    some 20-50 clusters); with site also as a fixed effect, the site terms' robust SEs mean
-    little. Treat the cluster-robust run as a sensitivity check, not as the main result.
+    **What is not estimable** (a reason row instead of an error; valid data never raise):
+    no complete case ("too few respondents"); an outcome with one value among the complete
+    cases, a predictor column that is constant, or one that is a linear combination of the
+    columns before it (aliased, dropped as R's ``glm`` gives ``NA``) ("no variation"); a
+    reference level with no complete case ("empty group"); fewer events per parameter than
+    ``min_events_per_parameter`` ("not enough events"); fewer than 2 clusters ("too few
+    sites"). The other terms are estimated without the dropped ones.
 
-    Non-convergence or (quasi-)complete separation (a level in which everyone, or nobody, is
-    reached) raises ``ValueError``: the estimates would be meaningless. Merge sparse levels.
+    **Separation rule.** Before fitting, the linear program of Konis (2007) -- the check of
+    R's ``detectseparation`` (Kosmidis, Schumacher & Schwendinger 2022), here
+    ``firthmodels.detect_separation`` -- decides whether some direction :math:`b \\neq 0`
+    has :math:`(2y_i - 1)\\,x_i'b \\ge 0` for every respondent, i.e. complete or
+    quasi-complete separation, in which the maximum-likelihood estimate does not exist (e.g.
+    a covariate level whose respondents are all reached). A maximum-likelihood fit that
+    still fails (statsmodels 0.15.0 only *warns* with ``PerfectSeparationWarning`` when
+    fitted probabilities reach 0 or 1, and quasi-complete separation usually shows only as a
+    ``ConvergenceWarning`` or a singular Hessian) counts as separated too. Separated data
+    are fitted by Firth's (1993) penalised likelihood (Heinze & Schemper 2002), which has
+    finite estimates whenever the design has full rank (Kosmidis & Firth 2021), with
+    ``firthmodels.FirthLogisticRegression``; intervals are profile penalised likelihood
+    intervals and p-values penalised likelihood-ratio tests, as R's ``logistf`` gives by
+    default. ``separation`` names the terms in the separating direction.
+
+    **Cluster-robust errors** (``cluster``): statsmodels' sandwich (``cov_type="cluster"``)
+    with the CR1 small-sample factor :math:`\\frac{G}{G-1}\\frac{N-1}{N-K}`, and intervals
+    and p from the t distribution with :math:`G - 1` degrees of freedom (Cameron & Miller
+    2015, section VI). Even so they need many clusters (Cameron & Miller advise some 20-50);
+    callers use them only above a configured number of sites. Not available for a Firth
+    fit (reason row).
 
     References
     ----------
@@ -241,6 +293,14 @@ def logistic_or(
     .. [3] Woolf, B. (1955). On estimating the relation between blood group and disease.
        *Annals of Human Genetics*, 19, 251-253 (the 2x2 case: OR = ad/bc,
        SE(log OR) = sqrt(1/a + 1/b + 1/c + 1/d), which this model reproduces exactly).
+    .. [4] Firth, D. (1993). Bias reduction of maximum likelihood estimates. *Biometrika*,
+       80(1), 27-38.
+    .. [5] Heinze, G., & Schemper, M. (2002). A solution to the problem of separation in
+       logistic regression. *Statistics in Medicine*, 21(16), 2409-2419.
+    .. [6] Konis, K. (2007). *Linear programming algorithms for detecting separated data in
+       binary logistic regression models*. DPhil thesis, University of Oxford.
+    .. [7] Kosmidis, I., & Firth, D. (2021). Jeffreys-prior penalty, finiteness and
+       shrinkage in binomial-response generalized linear models. *Biometrika*, 108(1), 71-82.
 
     Examples
     --------
@@ -253,9 +313,19 @@ def logistic_or(
     ...     "lonely": ["ja"] * 30 + ["nee"] * 70,
     ... })
     >>> r = logistic_or(df, "reached", ["lonely"], reference={"lonely": "nee"})
-    >>> r[["term", "reference", "odds_ratio", "n_used"]]
-             term reference  odds_ratio  n_used
-    0  lonely[ja]       nee         1.5     100
+    >>> r[["term", "reference", "odds_ratio", "n_used", "method"]]
+             term reference  odds_ratio  n_used              method
+    0  lonely[ja]       nee         1.5     100  maximum likelihood
+
+    Everyone lonely reached (a zero cell): Firth's estimate, which for a 2x2 table is the
+    odds ratio with 0.5 added to each cell, (30.5 * 30.5) / (0.5 * 40.5) = 45.94:
+
+    >>> df.loc[20:29, "reached"] = True
+    >>> r = logistic_or(df, "reached", ["lonely"], reference={"lonely": "nee"})
+    >>> round(r["odds_ratio"].item(), 2), r["method"].item()
+    (45.94, 'Firth penalised likelihood')
+    >>> r["separation"].item()
+    'separation on lonely[ja]: all 30 with lonely[ja] = 1 have reached = 1'
     """
     from statsmodels.discrete.discrete_model import Logit  # not statsmodels.api: half the import time
 
@@ -275,39 +345,169 @@ def logistic_or(
         raise ValueError("logistic_or: pass at least one predictor.")
     if not 0 < confidence < 1:
         raise ValueError("logistic_or: confidence must lie between 0 and 1.")
+    if firth not in ("auto", "always", "never"):
+        raise ValueError(f"logistic_or: firth must be 'auto', 'always' or 'never', not {firth!r}.")
+    if not (isinstance(min_events_per_parameter, (int, float)) and min_events_per_parameter >= 0):
+        raise ValueError("logistic_or: min_events_per_parameter must be a number >= 0.")
+    if firth == "always" and any(clusters):
+        raise ValueError("logistic_or: firth='always' has no cluster-robust standard errors; drop cluster.")
+    predictors = categorical + continuous
+    profiled = set(predictors if profile is None else profile)
+    stray = profiled - set(predictors)
+    if stray:
+        raise ValueError(f"logistic_or: profile names {sorted(stray)}, which are not predictors of this model.")
     complete = data[list(dict.fromkeys(needed))].notna().all(axis=1)
     d = data.loc[complete]
-    y = _outcome01(d[outcome], "logistic_or").to_numpy(dtype=float)
-    X, terms = design_matrix(d, categorical, continuous, reference)
-    model = Logit(y, X)
-    if model.df_model + model.k_constant < X.shape[1]:  # statsmodels' rank of X (one QR, reused)
-        raise ValueError(
-            "logistic_or: the predictors are collinear (e.g. a level that occurs at one site "
-            "only, or a variable that is constant among the complete cases); drop or merge."
-        )
-    tables, first = [], None
+    y = _outcome01(d[outcome], "logistic_or", allow_constant=True).to_numpy(dtype=float)
+    n_used, n_dropped = len(d), int((~complete).sum())
+    X, terms, reasons = _estimable_design(d, categorical, continuous, reference)
+    base = dict(n_used=n_used, n_dropped=n_dropped, include_intercept=include_intercept, predictors=predictors)
+
+    k = X.shape[1] - 1  # non-intercept parameters
+    events = int(min(y.sum(), n_used - y.sum())) if n_used else 0
+    epv = events / k if k > 0 else np.nan
+    whole = ""  # a reason that applies to the whole model
+    if n_used == 0:
+        whole = "too few respondents: no complete cases"
+    elif y.min() == y.max():
+        whole = f"no variation: {outcome} = {y[0]:g} for all {n_used} complete cases"
+    elif k > 0 and epv < min_events_per_parameter:
+        whole = (f"not enough events: {events} of the rarer outcome for {k} parameters (EPV {epv:.2f}; "
+                 f"at least {min_events_per_parameter:g} per parameter needed)")
+
+    tables, first, firth_fit, sep = [], None, None, ""
+    if not whole and firth != "always":
+        sep = _separation(X, y, outcome)
+        if not sep:
+            logit = Logit(y, X)  # built once: its rank check (a QR) costs 1 s at 9,000 rows and 70 columns
+            first, failure = _fit_logit(logit, {"disp": 0, "maxiter": 200})
+            if failure:
+                sep = f"separation suspected: the maximum-likelihood fit failed ({failure})"
     for by in clusters:
-        fit_kw: dict = {"disp": 0, "maxiter": 200}
-        n_clusters = np.nan
-        se_type = "model-based"
+        n_clusters, se_type = np.nan, "model-based"
+        why = whole
         if by is not None:
             codes = pd.factorize(d[by])[0]
-            n_clusters = int(codes.max() + 1)
-            if n_clusters < 2:
-                raise ValueError(f"logistic_or: cluster {by!r} has one value; nothing to cluster.")
-            fit_kw.update(cov_type="cluster", cov_kwds={"groups": codes})
-            se_type = f"cluster-robust by {by} ({n_clusters} clusters)"
+            n_clusters = int(codes.max() + 1) if len(codes) else 0
+            se_type = f"cluster-robust CR1 by {by} ({n_clusters} clusters)"
+            if not why and n_clusters < 2:
+                why = f"too few sites: {n_clusters} cluster(s) of {by} among the complete cases; at least 2 needed"
+        common = dict(base, se_type=se_type, n_clusters=n_clusters, epv=epv)
+        if why:
+            tables.append(_or_table(None, terms, reasons, confidence, why=why, **common))
+            continue
         if first is not None:
-            fit_kw["start_params"] = first.params
-        res = _fit_logit(model, fit_kw)
-        first = res if first is None else first
-        tables.append(_or_table(res, terms, confidence, se_type, n_used=len(d), n_dropped=int((~complete).sum()),
-                                n_clusters=n_clusters, include_intercept=include_intercept))
+            if by is None:
+                est = _ml_estimates(first, confidence)
+            else:
+                fit_kw = {"disp": 0, "maxiter": 200, "start_params": first.params, "cov_type": "cluster",
+                          "cov_kwds": {"groups": codes, "use_correction": True, "df_correction": True}}
+                res, failure = _fit_logit(logit, fit_kw)
+                if failure:  # the first fit converged from scratch: this does not happen on valid data
+                    raise RuntimeError(f"logistic_or: the cluster-robust refit failed ({failure}).")
+                est = _ml_estimates(res, confidence, df=n_clusters - 1)
+            tables.append(_or_table(est, terms, reasons, confidence, method=ML, **common))
+            continue
+        if firth == "never":
+            tables.append(_or_table(None, terms, reasons, confidence, why=sep, separation=sep, **common))
+            continue
+        if by is not None:
+            tables.append(_or_table(None, terms, reasons, confidence, separation=sep, **common,
+                                    why=f"{sep}; no cluster-robust standard errors for the Firth fit"))
+            continue
+        if firth_fit is None:
+            firth_fit = _fit_firth(X, y, confidence, [v in profiled for v in terms["variable"]])
+        est = firth_fit
+        if isinstance(est, str):
+            tables.append(_or_table(None, terms, reasons, confidence, separation=sep, **common,
+                                    why=f"{sep or 'separation'}; {est}"))
+        else:
+            tables.append(_or_table(est, terms, reasons, confidence, method=FIRTH, separation=sep, **common))
     return tables if isinstance(cluster, list) else tables[0]
 
 
+def _estimable_design(d: pd.DataFrame, categorical: list, continuous: list, reference: Mapping | None):
+    """:func:`design_matrix` without the columns that cannot be estimated, and a reason row for each.
+
+    Returns ``X``, its ``terms`` and a frame of reason rows (``term``, ``variable``, ``level``,
+    ``reference``, ``not_estimable``). Dropped, in this order: a categorical variable whose
+    reference level has no complete case ("empty group") or with one level only, a constant
+    column, a column that is a linear combination of the columns before it (aliased).
+    """
+    reference = dict(reference or {})
+    n = len(d)
+    rows = []
+    cats, refs = [], {}
+    keep = np.ones(n, dtype=bool)
+    for var in categorical:
+        _, levels = _level_codes(d[var], keep)
+        ref = reference.get(var, levels[0] if levels else None)
+        if not levels:
+            rows.append((var, var, np.nan, ref, "too few respondents: no complete cases"))
+        elif ref not in levels:
+            for lv in levels:
+                rows.append((f"{var}[{lv}]", var, lv, ref,
+                             f"empty group: reference level {ref!r} of {var} has no complete cases"))
+        elif len(levels) == 1:
+            rows.append((var, var, np.nan, ref, f"no variation: {var} = {ref!r} for all {n} complete cases"))
+        else:
+            cats.append(var)
+            if var in reference:
+                refs[var] = ref
+    stray = {k: v for k, v in reference.items() if k not in categorical}  # design_matrix checks these
+    X, terms = design_matrix(d, cats, continuous, {**stray, **refs})
+    A = X.to_numpy()
+    gram = A.T @ A  # aliasing from the k x k cross-products: an SVD per column of 9,000 rows took 20 s
+    kept = [0]
+    for j in range(1, X.shape[1]):
+        col = A[:, j]
+        t = terms.iloc[j]
+        if n == 0:
+            rows.append((t["term"], t["variable"], t["level"], t["reference"], "too few respondents: no complete cases"))
+            continue
+        if col.min() == col.max():
+            rows.append((t["term"], t["variable"], t["level"], t["reference"],
+                         f"no variation: {t['term']} = {col[0]:g} for all {n} complete cases"))
+            continue
+        # squared residual of column j regressed on the kept columns, relative to its square sum
+        coef = np.linalg.lstsq(gram[np.ix_(kept, kept)], gram[kept, j], rcond=None)[0]
+        if gram[j, j] - gram[kept, j] @ coef <= 1e-9 * gram[j, j]:
+            with_ = [terms["term"].iloc[i] for i, c in zip(kept, coef) if abs(c) > 1e-8]
+            rows.append((t["term"], t["variable"], t["level"], t["reference"],
+                         f"no variation: {t['term']} is a linear combination of {', '.join(with_)} among the "
+                         f"complete cases (aliased)"))
+        else:
+            kept.append(j)
+    reasons = pd.DataFrame(rows, columns=["term", "variable", "level", "reference", "not_estimable"])
+    return X.iloc[:, kept], terms.iloc[kept].reset_index(drop=True), reasons
+
+
+def _separation(X: pd.DataFrame, y: np.ndarray, outcome: str) -> str:
+    """``""``, or ``"separation on <terms>: ..."`` when Konis's (2007) linear program finds separation."""
+    from firthmodels import detect_separation  # imports scikit-learn (~1.5 s): only when a model is fitted
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # its QR rank check: see _fit_firth
+        res = detect_separation(X.to_numpy(), y, fit_intercept=False)
+    if not res.separation:
+        return ""
+    cols = [j for j in range(1, X.shape[1]) if res.directions[j] != 0]
+    names = [X.columns[j] for j in cols]
+    for j in cols:  # a single 0/1 column explains it: say which group has one outcome
+        x = X.iloc[:, j].to_numpy()
+        if set(np.unique(x)) <= {0.0, 1.0}:
+            for value in (1.0, 0.0):
+                ys = y[x == value]
+                if len(ys) and ys.min() == ys.max():
+                    return (f"separation on {X.columns[j]}: all {len(ys)} with {X.columns[j]} = {value:g} "
+                            f"have {outcome} = {ys[0]:g}")
+    return (f"separation on {', '.join(names) or 'the intercept'}: together they predict {outcome} perfectly for "
+            "some respondents (Konis 2007 linear program)")
+
+
 def _fit_logit(model, fit_kw: dict):
-    """``model.fit`` with separation and non-convergence turned into a ``ValueError`` that says what to do."""
+    """``(result, "")`` from ``model.fit``, or ``(None, what went wrong)`` for separation or non-convergence."""
     from statsmodels.tools.sm_exceptions import (
         ConvergenceWarning,
         HessianInversionWarning,
@@ -323,37 +523,110 @@ def _fit_logit(model, fit_kw: dict):
             res = model.fit(**fit_kw)
         except (PerfectSeparationWarning, PerfectSeparationError, ConvergenceWarning,
                 HessianInversionWarning, np.linalg.LinAlgError) as exc:
-            raise ValueError(
-                f"logistic_or: the model did not converge ({type(exc).__name__}: {exc}); there "
-                "is probably (quasi-)complete separation. Merge sparse levels or drop a predictor."
-            ) from None
+            return None, f"{type(exc).__name__}: {exc}"
     if not res.mle_retvals.get("converged", True):
-        raise ValueError("logistic_or: the model did not converge; merge sparse levels.")
-    return res
+        return None, "did not converge"
+    if not np.isfinite(res.bse).all():
+        return None, "standard errors not finite"
+    return res, ""
 
 
-def _or_table(res, terms: pd.DataFrame, confidence: float, se_type: str, *, n_used: int, n_dropped: int,
-              n_clusters: float, include_intercept: bool) -> pd.DataFrame:
-    """The table of :func:`logistic_or` from one statsmodels fit (Wald intervals and p on the log scale)."""
-    z = stats.norm.ppf(0.5 + confidence / 2)
+def _ml_estimates(res, confidence: float, df: int | None = None) -> dict:
+    """Estimates, SEs, intervals and p of a statsmodels fit: Wald z, or t with ``df`` (cluster-robust)."""
     beta = res.params.to_numpy()
     se = res.bse.to_numpy()
+    if df is None:
+        q = stats.norm.ppf(0.5 + confidence / 2)
+        p = 2 * stats.norm.sf(np.abs(beta / se))
+        test = "Wald z"
+    else:
+        q = stats.t.ppf(0.5 + confidence / 2, df)
+        p = 2 * stats.t.sf(np.abs(beta / se), df)
+        test = f"Wald t ({df} df = clusters - 1)"
+    return {"log_or": beta, "se": se, "lo": beta - q * se, "hi": beta + q * se, "p": p,
+            "test": np.array([test] * len(beta), dtype=object)}
+
+
+def _fit_firth(X: pd.DataFrame, y: np.ndarray, confidence: float, profiled: list[bool]):
+    """Firth's penalised fit (firthmodels): estimates and, for ``profiled`` columns, profile intervals and LR p.
+
+    Returns a dict as :func:`_ml_estimates`, or a string saying what did not converge.
+    """
+    from firthmodels import FirthLogisticRegression
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    m = FirthLogisticRegression(fit_intercept=False, backend="numpy", max_iter=200, gtol=1e-7, xtol=1e-7)
+    idx = [j for j, p in enumerate(profiled) if p and j > 0]
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    # one BLAS thread: the profile bounds solve many tiny systems, for which waking OpenBLAS's
+    # threads costs ~16 ms a call (100 times the work) on a shared 2-core machine
+    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # checked through converged_ and NaN bounds below
+        m.fit(X.to_numpy(), y)
+        if not m.converged_:
+            return "the Firth fit did not converge"
+        beta, se = m.coef_.copy(), m.bse_.copy()
+        lo, hi = beta - z * se, beta + z * se
+        p = 2 * stats.norm.sf(np.abs(beta / se))
+        test = np.array(["Wald z (Firth)"] * len(beta), dtype=object)
+        if idx:
+            m.lrt(idx)
+            retry = [j for j in idx if np.isnan(m.lrt_pvalues_[j])]
+            if retry:  # a warm-started constrained fit can stall where a cold start converges
+                m.lrt(retry, warm_start=False)
+            ci = m.conf_int(alpha=1 - confidence, method="pl", features=idx, max_iter=200, tol=1e-8)
+            for j in idx:  # where a profile bound or the LR test did not converge: Wald, and say so
+                if np.isfinite([ci[j, 0], ci[j, 1], m.lrt_pvalues_[j]]).all():
+                    lo[j], hi[j], p[j] = ci[j, 0], ci[j, 1], m.lrt_pvalues_[j]
+                    test[j] = "penalised likelihood ratio (Firth; profile interval)"
+                else:
+                    test[j] = "Wald z (Firth; the profile penalised likelihood did not converge)"
+    bad = [X.columns[j] for j in range(1, len(beta)) if not np.isfinite([lo[j], hi[j], p[j], se[j]]).all()]
+    if bad:
+        return f"the Firth fit has no finite standard error for {', '.join(bad)}"
+    return {"log_or": beta, "se": se, "lo": lo, "hi": hi, "p": p, "test": test}
+
+
+def _or_table(est, terms: pd.DataFrame, reasons: pd.DataFrame, confidence: float, *, se_type: str, n_used: int,
+              n_dropped: int, n_clusters: float, include_intercept: bool, predictors: list, epv: float,
+              method: str = "", separation: str = "", why: str = "") -> pd.DataFrame:
+    """The table of :func:`logistic_or`: estimated rows from ``est`` (or NaN with ``why``), then reason rows."""
     out = terms.copy()
-    out["log_or"] = beta
-    out["se"] = se
-    out["odds_ratio"] = np.exp(beta)
-    out["ci_low"] = np.exp(beta - z * se)
-    out["ci_high"] = np.exp(beta + z * se)
-    out["p"] = 2 * stats.norm.sf(np.abs(beta / se))
-    out["test"] = "Wald z"
+    if est is None:
+        for c in ("log_or", "se", "odds_ratio", "ci_low", "ci_high", "p"):
+            out[c] = np.nan
+        out["test"] = ""
+        out["not_estimable"] = why
+    else:
+        out["log_or"] = est["log_or"]
+        out["se"] = est["se"]
+        out["odds_ratio"] = np.exp(est["log_or"])
+        out["ci_low"] = np.exp(est["lo"])
+        out["ci_high"] = np.exp(est["hi"])
+        out["p"] = est["p"]
+        out["test"] = est["test"]
+        out["not_estimable"] = ""
+    if len(reasons):
+        r = reasons.assign(**{c: np.nan for c in ("log_or", "se", "odds_ratio", "ci_low", "ci_high", "p")}, test="")
+        out = pd.concat([out, r[out.columns]], ignore_index=True)
     out["se_type"] = se_type
     out["n_used"] = n_used
     out["n_dropped"] = n_dropped
     out["n_clusters"] = n_clusters
+    out["method"] = method
+    out["separation"] = separation
+    out["events_per_parameter"] = epv
+    # rows in the order of the predictors as given (reason rows where their variable is)
+    rank = {v: i for i, v in enumerate(["intercept"] + predictors)}
+    out["_order"] = out["variable"].map(rank)
+    out = out.sort_values("_order", kind="stable").drop(columns="_order")
     if not include_intercept:
-        out = out[out["term"] != "intercept"].reset_index(drop=True)
-    return out[["term", "variable", "level", "reference", "odds_ratio", "ci_low", "ci_high",
-                "p", "log_or", "se", "test", "se_type", "n_used", "n_dropped", "n_clusters"]]
+        out = out[out["term"] != "intercept"]
+    out = out.reset_index(drop=True)
+    out["level"] = out["level"].astype(object)
+    out["reference"] = out["reference"].astype(object)
+    return out[OR_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,13 @@ both are pandas Series their indexes must be identical (pair by person first, e.
 wide pairs table). Anything else raises ``ValueError`` -- there is no unpaired fallback. A pair
 with a missing value at either wave is left out and counted in ``n_excluded_missing``.
 
+Valid data of any size never raise (issue 15). A statistic that cannot be computed from them
+-- too few pairs, no variation (e.g. no one changed), a single site -- is NaN and its row says
+why in the string column ``not_estimable`` ("" when computed; otherwise a reason that starts
+with a key such as "too few pairs" or "no variation", as the report expects). Invalid
+arguments (unpaired or non-numeric input, unknown options, a level or alpha outside (0, 1))
+still raise ``ValueError``. Each docstring lists its function's cases.
+
 =================================  ==================================================
 function                           what
 =================================  ==================================================
@@ -40,6 +47,7 @@ import scipy.stats as st
 import yaml
 from scipy.optimize import brentq
 
+from analysis.stats import threadwarnings
 from analysis.stats.models import design_matrix
 
 __all__ = [
@@ -117,9 +125,41 @@ def _check_level(confidence_level):
         raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level!r}.")
 
 
-def _need(n, minimum, what):
-    if n < minimum:
-        raise ValueError(f"{what} needs at least {minimum} complete pairs, got {n}.")
+# Valid data never raise: a statistic that cannot be computed from them gets NaN and a reason in
+# ``not_estimable`` (the project's convention: "" when computed, else a reason that starts with a
+# key such as "too few pairs" or "no variation"). Invalid arguments still raise ValueError.
+def _too_few(n: int, minimum: int) -> str:
+    """The "too few pairs" reason, or "" when ``n >= minimum``."""
+    return f"too few pairs (n = {n}; at least {minimum} needed)" if n < minimum else ""
+
+
+def _no_variation(d: np.ndarray) -> str:
+    """The "no variation" reason when every change is the same, else "".
+
+    Equal up to floating-point rounding counts as equal (range at most 8 machine epsilons of
+    the largest |change|): scores that are means of items give changes such as 1.0 and
+    1.0000000000000002, whose SD of 1e-16 would make t and d_z about 1e16, numbers of rounding.
+    """
+    if d.size == 0:
+        return ""
+    scale = float(np.max(np.abs(d)))
+    if float(np.ptp(d)) > 8 * np.finfo(float).eps * scale:
+        return ""
+    if scale == 0:
+        return "no variation: no one changed (every change is 0)"
+    return f"no variation: every pair changed by the same amount ({float(np.mean(d)):g})"
+
+
+def _sd_underflow(d: np.ndarray) -> str:
+    """The "no variation" reason when the changes vary but their SD underflows to 0, else "".
+
+    Changes of about 1e-300 and less (never a score, but valid numbers) have squared
+    deviations below the smallest double, so the SD is 0 while the changes differ.
+    """
+    if d.size >= 2 and not np.std(d, ddof=1) > 0:
+        return (f"no variation: the changes (at most {float(np.max(np.abs(d))):.3g} in size) are too small for "
+                "their SD in floating point")
+    return ""
 
 
 def _bootstrap_defaults(n_resamples, seed):
@@ -154,7 +194,8 @@ def paired_t(x, y, *, alternative: str = "two-sided", confidence_level: float = 
     -------
     pandas.DataFrame
         One row: ``test``, ``n``, ``n_excluded_missing``, ``mean_change``, ``sd_change``,
-        ``se``, ``t``, ``df``, ``p``, ``alternative``, ``ci_low``, ``ci_high``.
+        ``se``, ``t``, ``df``, ``p``, ``alternative``, ``ci_low``, ``ci_high``,
+        ``not_estimable`` ("" or the reason the test could not be computed).
 
     Notes
     -----
@@ -163,6 +204,11 @@ def paired_t(x, y, *, alternative: str = "two-sided", confidence_level: float = 
     subtracts its second argument). The interval is always two-sided
     (``mean(d) +/- t_{1-a/2, n-1} * se``), whatever ``alternative`` is; R reports a one-sided
     interval for a one-sided test. Pairs with a missing value are left out.
+
+    Not estimable (NaN ``t``, ``p`` and interval, with the reason; no exception): fewer than 2
+    pairs ("too few pairs"; ``mean_change`` is still the one change), or every change the same
+    up to rounding ("no variation": SD 0, so t is undefined; R's ``t.test`` stops with "data
+    are essentially constant"). Invalid arguments raise ``ValueError``.
 
     References
     ----------
@@ -179,12 +225,17 @@ def paired_t(x, y, *, alternative: str = "two-sided", confidence_level: float = 
     _check_level(confidence_level)
     x, y, n_missing = _as_pairs(x, y)
     n = x.size
-    _need(n, 2, "The paired t-test")
     d = y - x
-    mean, sd = d.mean(), d.std(ddof=1)
-    se = sd / np.sqrt(n)
-    res = st.ttest_rel(y, x, alternative=alternative)
-    ci = st.t.interval(confidence_level, n - 1, loc=mean, scale=se) if se > 0 else (mean, mean)
+    reason = _too_few(n, 2) or _no_variation(d) or _sd_underflow(d)
+    mean = float(d.mean()) if n else np.nan
+    sd = float(d.std(ddof=1)) if n >= 2 else np.nan
+    se = sd / np.sqrt(n) if n >= 2 else np.nan
+    t = p = np.nan
+    ci = (np.nan, np.nan)
+    if not reason:
+        res = st.ttest_rel(y, x, alternative=alternative)
+        t, p = float(res.statistic), float(res.pvalue)
+        ci = st.t.interval(confidence_level, n - 1, loc=mean, scale=se)
     return pd.DataFrame(
         {
             "test": "paired t-test",
@@ -193,12 +244,13 @@ def paired_t(x, y, *, alternative: str = "two-sided", confidence_level: float = 
             "mean_change": mean,
             "sd_change": sd,
             "se": se,
-            "t": float(res.statistic),
-            "df": n - 1,
-            "p": float(res.pvalue),
+            "t": t,
+            "df": n - 1 if n >= 2 else np.nan,
+            "p": p,
             "alternative": alternative,
             "ci_low": ci[0],
             "ci_high": ci[1],
+            "not_estimable": reason,
         },
         index=[0],
     )
@@ -270,7 +322,8 @@ def wilcoxon_signed_rank(
         conditional on tied ranks", "exact, conditional on Pratt ranks" (zeros ranked, no
         ties) or "normal approximation, continuity-corrected"),
         ``r_plus`` (sum of ranks of positive changes, R's ``V`` for ``wilcox.test(y, x,
-        paired = TRUE)``), ``r_minus``, ``p``, ``alternative``.
+        paired = TRUE)``), ``r_minus``, ``p``, ``alternative``, ``not_estimable`` ("" or the
+        reason ``p`` is NaN).
 
     Notes
     -----
@@ -300,7 +353,10 @@ def wilcoxon_signed_rank(
     Cureton's correction for zeros) and continuity correction ``c = 0.5 * sign`` as R's
     default ``correct = TRUE`` (scipy's default is no correction).
 
-    With no non-zero differences there is nothing to test: ``p`` is NaN.
+    With no non-zero differences there is nothing to test: ``p`` is NaN and ``not_estimable``
+    says "no variation: no one changed"; with no pairs at all it says "too few pairs". One
+    non-zero difference is a valid (if powerless) exact test: two-sided p = 1. Invalid
+    arguments raise ``ValueError``.
 
     References
     ----------
@@ -328,7 +384,6 @@ def wilcoxon_signed_rank(
     _check_choice(method, ("auto", "exact", "asymptotic"), "method")
     x, y, n_missing = _as_pairs(x, y)
     n = x.size
-    _need(n, 1, "The Wilcoxon signed-rank test")
     d_all = y - x
     n_zero = int((d_all == 0).sum())
     d, ranks, pos, neg = _signed_ranks(d_all, zero_method)
@@ -344,6 +399,7 @@ def wilcoxon_signed_rank(
     if method == "auto":
         use = "exact" if n_nonzero <= WILCOXON_EXACT_MAX else "asymptotic"
 
+    reason = _too_few(n, 1) or ("no variation: no one changed (every change is 0)" if n_nonzero == 0 else "")
     if n_nonzero == 0:
         p, label = np.nan, "no non-zero differences"
     elif use == "exact":
@@ -378,10 +434,11 @@ def wilcoxon_signed_rank(
             "ties": ties,
             "zero_method": zero_method,
             "method": label,
-            "r_plus": r_plus,
-            "r_minus": r_minus,
+            "r_plus": r_plus if n else np.nan,
+            "r_minus": r_minus if n else np.nan,
             "p": p,
             "alternative": alternative,
+            "not_estimable": reason,
         },
         index=[0],
     )
@@ -478,7 +535,7 @@ def cohen_dz(x, y, *, confidence_level: float = 0.95) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row: ``n``, ``n_excluded_missing``, ``dz``, ``ci_low``, ``ci_high``,
-        ``ci_method``.
+        ``ci_method``, ``not_estimable`` ("" or the reason ``dz`` is NaN).
 
     Notes
     -----
@@ -488,8 +545,14 @@ def cohen_dz(x, y, *, confidence_level: float = 0.95) -> pd.DataFrame:
     noncentrality ``delta_z * sqrt(n)``, the interval inverts that distribution: the limits
     ``lambda`` solve ``F_nct(t_obs; n - 1, lambda) = 1 - a/2`` and ``a/2`` and are divided by
     ``sqrt(n)`` (Steiger & Fouladi 1997; Cumming & Finch 2001). Exact under normality of the
-    changes. With zero SD of the changes ``d_z`` is undefined (NaN, or +/-inf if the mean is
-    not zero) and the interval is NaN.
+    changes. The noncentral t is scipy's ``nct.sf`` for ``|t| <= 1e3`` and an integral over the
+    chi distribution beyond (:func:`_nct_cdf_mixture`; scipy's ``nct.cdf`` returns NaN at small
+    df and large t, e.g. 3 pairs and t = 40), and from ``|t| = 1e6`` the limits' asymptotic
+    form, so the interval is finite for every finite t and every n >= 2.
+
+    Not estimable (NaN ``dz`` and interval, with the reason; no exception): fewer than 2 pairs,
+    or every change the same up to rounding (SD 0: ``d_z`` undefined), or changes so small
+    (about 1e-300) that their SD underflows to 0. Invalid arguments raise ``ValueError``.
 
     References
     ----------
@@ -509,13 +572,12 @@ def cohen_dz(x, y, *, confidence_level: float = 0.95) -> pd.DataFrame:
     _check_level(confidence_level)
     x, y, n_missing = _as_pairs(x, y)
     n = x.size
-    _need(n, 2, "Cohen's d_z")
     d = y - x
-    dz = float(_dz_stat(d))
-    lo = hi = np.nan
-    if np.isfinite(dz):
-        lo, hi = _nct_ci(dz * np.sqrt(n), n - 1, confidence_level)
-        lo, hi = lo / np.sqrt(n), hi / np.sqrt(n)
+    reason = _too_few(n, 2) or _no_variation(d) or _sd_underflow(d)
+    dz = lo = hi = np.nan
+    if not reason:
+        dz = float(_dz_stat(d))
+        lo, hi = _dz_ci(dz, n, confidence_level)
     return pd.DataFrame(
         {
             "n": n,
@@ -524,31 +586,126 @@ def cohen_dz(x, y, *, confidence_level: float = 0.95) -> pd.DataFrame:
             "ci_low": lo,
             "ci_high": hi,
             "ci_method": "noncentral t",
+            "not_estimable": reason,
         },
         index=[0],
     )
 
 
+def _dz_ci(dz: float, n: int, level: float) -> tuple[float, float]:
+    """Noncentral-t interval of d_z: the noncentrality limits of ``t = d_z sqrt(n)`` over sqrt(n).
+
+    From ``|t| >= NCT_ASYMPTOTIC_T`` the limits are ``d_z`` times the asymptotic factors
+    (computed on d_z, so that ``t`` itself cannot overflow).
+    """
+    if abs(dz) * np.sqrt(n) >= NCT_ASYMPTOTIC_T:
+        c_low, c_high = _nct_asymptotic_factors(n - 1, level)
+        return (dz * c_low, dz * c_high) if dz > 0 else (dz * c_high, dz * c_low)
+    lo, hi = _nct_ci(dz * np.sqrt(n), n - 1, level)
+    return lo / np.sqrt(n), hi / np.sqrt(n)
+
+
+def _nct_cdf_mixture(t: float, df: int, lam: float) -> float:
+    """``P(T <= t)`` for ``T`` noncentral t (``df``, ``lam``) and ``t >= 0``, by integration.
+
+    ``T = (Z + lam) / (S / sqrt(df))`` with ``Z`` standard normal and ``S ~ chi(df)``, so
+    ``P(T <= t) = E_S[Phi(t S / sqrt(df) - lam)]``, integrated with ``quad`` over the chi
+    density, split where the normal cdf steps (``s0 = lam sqrt(df) / t``). Own code only as the
+    fallback where scipy 1.17's ``nct`` (Boost) does not converge: at few df and ``t`` beyond
+    about 1e5 (a nearly constant change), where the limits are about ``t`` times constants.
+    """
+    from scipy import integrate, special
+
+    if t == 0:
+        return float(st.norm.cdf(-lam))
+    root_df = np.sqrt(df)
+    logk = (1 - df / 2) * np.log(2) - special.gammaln(df / 2)
+
+    def integrand(s):
+        return special.ndtr(t * (s / root_df) - lam) * np.exp(logk + special.xlogy(df - 1, s) - s * s / 2)
+
+    top = root_df + 40.0  # the chi density beyond is below 1e-300
+    s0, w = lam / t * root_df, 10.0 * root_df / t
+    knots = sorted({0.0, top, *(k for k in (s0 - w, s0, s0 + w) if 0 < k < top)})
+    total = sum(integrate.quad(integrand, lo, hi, epsabs=1e-15, epsrel=1e-12, limit=200)[0]
+                for lo, hi in zip(knots, knots[1:]))
+    return float(min(1.0, max(0.0, total)))
+
+
+#: Up to this |t| the d_z interval uses scipy's noncentral t; above it scipy 1.17 loses digits
+#: (about 1e-8 at t = 1e4, 1e-6 at 1e5, tested) and :func:`_nct_cdf_mixture` is used.
+NCT_SCIPY_MAX_T = 1e3
+#: From this |t| on the limits are ``t * sqrt(chi2_q(df) / df)`` (relative error O(1/t^2)).
+NCT_ASYMPTOTIC_T = 1e6
+
+
+def _nct_cdf(t: float, df: int, lam: float) -> float:
+    """``P(T <= t)`` for ``t >= 0``: ``1 - nct.sf`` up to ``NCT_SCIPY_MAX_T``, else the integral.
+
+    ``1 - sf`` rather than scipy's ``nct.cdf``, which returns NaN or wrong values at small df
+    far from the centre (e.g. 2 df, t = 40, noncentrality -40: NaN; issue 15); ``sf`` is
+    accurate there (tested against the integral), and absolute accuracy is all the interval's
+    targets (a/2, 1 - a/2) need. Where scipy warns that it did not converge, or returns NaN,
+    :func:`_nct_cdf_mixture` is used as well.
+    """
+    if t > NCT_SCIPY_MAX_T:
+        return _nct_cdf_mixture(t, df, lam)
+    with threadwarnings.recorded() as caught:
+        value = 1.0 - float(st.nct.sf(t, df, lam))
+    if np.isfinite(value) and not any("did not converge" in str(w) for w in caught):
+        return value
+    return _nct_cdf_mixture(t, df, lam)
+
+
+def _nct_asymptotic_factors(df: int, level: float) -> tuple[float, float]:
+    """``(c_low, c_high)`` with limits ``t * c`` as ``t -> inf``: quantiles of ``chi(df)/sqrt(df)``.
+
+    ``F(t; lam = c t) = E_S[Phi(t (S / sqrt(df) - c))] -> P(S / sqrt(df) >= c)``, so the limit
+    solving ``F = 1 - a/2`` is ``c = sqrt(chi2_{a/2}(df) / df)`` and the other
+    ``sqrt(chi2_{1-a/2}(df) / df)``.
+    """
+    a = 1 - level
+    return float(np.sqrt(st.chi2.ppf(a / 2, df) / df)), float(np.sqrt(st.chi2.ppf(1 - a / 2, df) / df))
+
+
 def _nct_ci(t_obs: float, df: int, level: float) -> tuple[float, float]:
-    """Noncentrality limits (lambda_low, lambda_high) for an observed t (pivoting the CDF)."""
+    """Noncentrality limits (lambda_low, lambda_high) for an observed t (pivoting the CDF).
+
+    Finite for every finite ``t_obs`` and ``df >= 1``: a negative t is reflected
+    (``F(t; lam) = 1 - F(-t; -lam)``), the CDF is :func:`_nct_cdf`, the bracket is widened
+    until it holds the root, and from ``|t| = NCT_ASYMPTOTIC_T`` on the limits are
+    :func:`_nct_asymptotic_factors` times ``t``.
+    """
+    if not np.isfinite(t_obs):
+        raise ValueError(f"_nct_ci needs a finite t, got {t_obs!r} (a defect in the caller).")
+    if t_obs < 0:
+        lo, hi = _nct_ci(-t_obs, df, level)
+        return -hi, -lo
+    if t_obs >= NCT_ASYMPTOTIC_T:
+        c_low, c_high = _nct_asymptotic_factors(df, level)
+        return t_obs * c_low, t_obs * c_high
     a = 1 - level
 
     # Bracket in steps of about two standard errors of the noncentrality estimate,
     # sqrt(1 + t^2 / (2 df)) (Cumming & Finch 2001), not of |t|: with large n the t values are
-    # large and steps of |t| reach noncentralities where scipy's nct.cdf returns NaN.
-    base = 4.0 * float(np.sqrt(1.0 + t_obs**2 / (2.0 * df)))
+    # large and steps of |t| reach noncentralities where scipy's noncentral t is slow or fails.
+    base = 4.0 * float(np.hypot(1.0, t_obs / np.sqrt(2.0 * df)))
 
     def root(target):
-        f = lambda lam: st.nct.cdf(t_obs, df, lam) - target  # noqa: E731 (decreasing in lam)
+        f = lambda lam: _nct_cdf(t_obs, df, lam) - target  # noqa: E731 (decreasing in lam)
         step = base
         lo, hi = t_obs - step, t_obs + step
         while f(lo) < 0:
             lo -= step
             step *= 2
+            if not np.isfinite(lo):  # F -> 1 as lam -> -inf: never for a correct F
+                raise ArithmeticError(f"no lower bracket for the noncentral-t limit (t = {t_obs}, df = {df})")
         step = base
         while f(hi) > 0:
             hi += step
             step *= 2
+            if not np.isfinite(hi):  # F -> 0 as lam -> inf
+                raise ArithmeticError(f"no upper bracket for the noncentral-t limit (t = {t_obs}, df = {df})")
         return brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)
 
     return root(1 - a / 2), root(a / 2)
@@ -568,7 +725,7 @@ def rank_biserial(x, y, *, zero_method: str = "wilcox") -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row: ``n``, ``n_excluded_missing``, ``n_zero``, ``zero_method``, ``r_plus``,
-        ``r_minus``, ``rank_biserial``.
+        ``r_minus``, ``rank_biserial``, ``not_estimable`` ("" or the reason it is NaN).
 
     Notes
     -----
@@ -580,6 +737,7 @@ def rank_biserial(x, y, *, zero_method: str = "wilcox") -> pd.DataFrame:
     which pulls ``r_rb`` towards 0 (a zero is evidence of no change). When every difference is
     zero, ``R+ = R- = 0`` and ``r_rb`` is defined as 0 (no change in either direction), so a
     bootstrap resample of only zeros counts as "no change" instead of making the interval NaN.
+    With no pairs it is not estimable (NaN, "too few pairs"); one pair gives +/-1 (or 0).
 
     References
     ----------
@@ -595,20 +753,21 @@ def rank_biserial(x, y, *, zero_method: str = "wilcox") -> pd.DataFrame:
     _check_choice(zero_method, _ZERO_METHODS, "zero_method")
     x, y, n_missing = _as_pairs(x, y)
     n = x.size
-    _need(n, 1, "The rank-biserial correlation")
     d_all = y - x
     d, ranks, pos, neg = _signed_ranks(d_all, zero_method)
     r_plus, r_minus = float(ranks[pos].sum()), float(ranks[neg].sum())
     total = float(ranks.sum())
+    reason = _too_few(n, 1)
     return pd.DataFrame(
         {
             "n": n,
             "n_excluded_missing": n_missing,
             "n_zero": int((d_all == 0).sum()),
             "zero_method": zero_method,
-            "r_plus": r_plus,
-            "r_minus": r_minus,
-            "rank_biserial": (r_plus - r_minus) / total if total > 0 else 0.0,
+            "r_plus": np.nan if reason else r_plus,
+            "r_minus": np.nan if reason else r_minus,
+            "rank_biserial": np.nan if reason else ((r_plus - r_minus) / total if total > 0 else 0.0),
+            "not_estimable": reason,
         },
         index=[0],
     )
@@ -652,7 +811,7 @@ def bootstrap_ci(
     pandas.DataFrame
         One row per statistic: ``statistic``, ``n``, ``n_excluded_missing``, ``estimate``, ``ci_low``,
         ``ci_high``, ``ci_method`` (e.g. "BCa bootstrap"), ``n_resamples``, ``seed``,
-        ``confidence_level``.
+        ``confidence_level``, ``not_estimable`` ("" or the reason a number of the row is NaN).
 
     Notes
     -----
@@ -671,6 +830,11 @@ def bootstrap_ci(
     the interval is rough whatever the method. For ``statistic="dz"`` a resample whose changes
     are all equal has no SD and an undefined d_z (NaN); then the BCa interval is NaN too -- use
     the noncentral-t interval of :func:`cohen_dz`, which is the primary interval for d_z.
+
+    Not estimable (no exception): with fewer than 2 pairs no resampling is done (every row NaN,
+    "too few pairs"); a row whose estimate or interval is NaN says why in ``not_estimable``
+    ("no variation: ..." -- every change the same, or a degenerate bootstrap distribution as
+    above). scipy's warnings are passed on unchanged. Invalid arguments raise ``ValueError``.
 
     References
     ----------
@@ -700,7 +864,16 @@ def bootstrap_ci(
     n_resamples, seed = _bootstrap_defaults(n_resamples, seed)
     x, y, n_missing = _as_pairs(x, y)
     n = x.size
-    _need(n, 2, "A bootstrap interval")
+    too_few = _too_few(n, 2)
+    if too_few:
+        return pd.DataFrame(
+            {
+                "statistic": names, "n": n, "n_excluded_missing": n_missing, "estimate": np.nan,
+                "ci_low": np.nan, "ci_high": np.nan, "ci_method": [f"{m} bootstrap" for m in methods],
+                "n_resamples": n_resamples, "seed": seed, "confidence_level": confidence_level,
+                "not_estimable": too_few,
+            },
+        )
     values, codes = _change_codes(y - x)
     common = {"vectorized": True, "axis": -1, "confidence_level": confidence_level,
               "batch": max(1, BOOTSTRAP_BATCH_VALUES // n)}
@@ -720,18 +893,27 @@ def bootstrap_ci(
             bootstrap_result=dataclasses.replace(drawn, bootstrap_distribution=drawn.bootstrap_distribution[rows]),
             method=method, **common)
         low[rows], high[rows] = res.confidence_interval.low, res.confidence_interval.high
+    estimate = np.atleast_1d(statistics(codes).astype(float))
+    same = _no_variation(y - x) or _sd_underflow(y - x)
+    reasons = [
+        "" if np.isfinite([est, lo, hi]).all()
+        else same or (f"no variation: the bootstrap distribution of the {name} is degenerate or undefined in "
+                      f"some resamples, so the {method} interval is not computable")
+        for name, method, est, lo, hi in zip(names, methods, estimate, low, high)
+    ]
     return pd.DataFrame(
         {
             "statistic": names,
             "n": n,
             "n_excluded_missing": n_missing,
-            "estimate": statistics(codes).astype(float),
+            "estimate": estimate,
             "ci_low": low,
             "ci_high": high,
             "ci_method": [f"{m} bootstrap" for m in methods],
             "n_resamples": n_resamples,
             "seed": seed,
             "confidence_level": confidence_level,
+            "not_estimable": reasons,
         },
     )
 
@@ -793,6 +975,9 @@ def paired_change(
         - ``rank_biserial``, ``rank_biserial_ci_low``, ``rank_biserial_ci_high`` (bootstrap)
         - ``alternative``, ``confidence_level``, ``ci_method`` (e.g. "BCa bootstrap"),
           ``n_resamples``, ``seed``
+        - ``not_estimable``: "" when every statistic was computed, else the reasons of the
+          parts, distinct, joined by "; " (e.g. "no variation: no one changed (every change
+          is 0)"; a bootstrap interval's reason names its statistic).
 
     Notes
     -----
@@ -804,6 +989,12 @@ def paired_change(
     resamples with the study's fixed seed; d_z interval from the noncentral t. Every bootstrap
     interval uses a fresh generator from the same seed. Multiple outcomes: adjust ``p_t`` or
     ``p_wilcoxon`` with :func:`holm`.
+
+    Valid data never raise. With fewer than 2 pairs the row has the counts, the means (and
+    with one pair its change as ``mean_change`` / ``median_change``) and NaN statistics, and
+    ``not_estimable`` = "too few pairs (n = 1; at least 2 needed)". Otherwise each statistic
+    that its own function reports as not estimable is NaN and its reason is collected.
+    Invalid arguments raise ``ValueError``.
 
     Examples
     --------
@@ -824,8 +1015,14 @@ def paired_change(
     median_ci_method = ci_method if median_ci_method is None else median_ci_method
     _check_choice(median_ci_method, _CI_METHODS, "median_ci_method")
     n_resamples, seed = _bootstrap_defaults(n_resamples, seed)
+    _check_choice(alternative, _ALTERNATIVES, "alternative")
+    _check_level(confidence_level)
     xs, ys, n_missing = _as_pairs(x, y)
-    _need(xs.size, 2, "paired_change")
+    too_few = _too_few(xs.size, 2)
+    if too_few:
+        return _paired_change_too_few(xs, ys, n_missing, too_few, zero_method=zero_method, alternative=alternative,
+                                      ci_method=ci_method, median_ci_method=median_ci_method,
+                                      n_resamples=n_resamples, seed=seed, confidence_level=confidence_level)
     t = paired_t(xs, ys, alternative=alternative, confidence_level=confidence_level).iloc[0]
     w = wilcoxon_signed_rank(xs, ys, zero_method=zero_method, alternative=alternative).iloc[0]
     dz = cohen_dz(xs, ys, confidence_level=confidence_level).iloc[0]
@@ -875,8 +1072,45 @@ def paired_change(
         "ci_method": f"{ci_method} bootstrap",
         "n_resamples": n_resamples,
         "seed": seed,
+        "not_estimable": _join_reasons(
+            [t["not_estimable"], w["not_estimable"], dz["not_estimable"], rb["not_estimable"]]
+            + [r["not_estimable"] for r in boot.values()]),
     }
     return pd.DataFrame(row, index=[0])
+
+
+def _join_reasons(reasons: Sequence[str]) -> str:
+    """The distinct non-empty reasons, in order, joined by "; " (the first one leads)."""
+    return "; ".join(dict.fromkeys(r for r in reasons if r))
+
+
+def _paired_change_too_few(xs, ys, n_missing, reason, **options) -> pd.DataFrame:
+    """The :func:`paired_change` row for fewer than 2 pairs: counts and means, NaN statistics."""
+    d = ys - xs
+    row = dict.fromkeys(_PAIRED_CHANGE_COLUMNS, np.nan)
+    row.update({
+        "n_pairs": xs.size, "n_excluded_missing": n_missing,
+        "mean_t0": xs.mean() if xs.size else np.nan, "mean_t1": ys.mean() if ys.size else np.nan,
+        "mean_change": d.mean() if d.size else np.nan, "median_change": float(np.median(d)) if d.size else np.nan,
+        "median_change_ci_method": f"{options['median_ci_method']} bootstrap", "t_test": "paired t-test",
+        "wilcoxon_test": f"Wilcoxon signed-rank test ({_ZERO_LABEL[options['zero_method']]})",
+        "wilcoxon_method": "", "zero_method": options["zero_method"], "n_zero": int((d == 0).sum()),
+        "ties": False, "alternative": options["alternative"], "confidence_level": options["confidence_level"],
+        "ci_method": f"{options['ci_method']} bootstrap", "n_resamples": options["n_resamples"],
+        "seed": options["seed"], "not_estimable": reason,
+    })
+    return pd.DataFrame(row, index=[0])
+
+
+#: The columns of :func:`paired_change`, in order.
+_PAIRED_CHANGE_COLUMNS = [
+    "n_pairs", "n_excluded_missing", "mean_t0", "mean_t1", "mean_change", "sd_change", "mean_change_ci_low",
+    "mean_change_ci_high", "median_change", "median_change_ci_low", "median_change_ci_high",
+    "median_change_ci_method", "t_test", "t", "df", "p_t", "mean_change_t_ci_low", "mean_change_t_ci_high",
+    "wilcoxon_test", "wilcoxon_method", "zero_method", "n_zero", "ties", "r_plus", "r_minus", "p_wilcoxon", "dz",
+    "dz_ci_low", "dz_ci_high", "dz_boot_ci_low", "dz_boot_ci_high", "rank_biserial", "rank_biserial_ci_low",
+    "rank_biserial_ci_high", "alternative", "confidence_level", "ci_method", "n_resamples", "seed", "not_estimable",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1023,7 +1257,8 @@ def reliable_change(
     pandas.DataFrame
         One row per person (input order and index): ``t0``, ``t1``, ``change``, ``rci``,
         ``category`` ("improved", "unchanged", "worse"; missing when either wave is missing),
-        and the constants used: ``reliability``, ``sd_t0``, ``s_diff``, ``higher_is_better``.
+        and the constants used: ``reliability``, ``sd_t0``, ``s_diff``, ``higher_is_better``;
+        ``not_estimable``: "" when the person's RCI was computed, else the reason.
 
     Raises
     ------
@@ -1041,6 +1276,12 @@ def reliable_change(
     to use a normative SD). A reliability that
     could not be verified is never guessed: it must be in the YAML with its source or given
     by the caller.
+
+    Not estimable (valid data, no exception; ``rci`` NaN and ``category`` missing): a person
+    without both waves ("too few pairs (this person has no complete pair ...)"), and for every
+    person when the SD of T0 is taken from the data and there are fewer than 2 T0 scores ("too
+    few respondents") or they are all equal ("no variation": SD 0, so no SE of measurement).
+    A reliability, criterion or ``sd_t0`` given out of range is an invalid argument and raises.
 
     References
     ----------
@@ -1088,12 +1329,16 @@ def reliable_change(
     _as_pairs(x, y)  # validates pairing (lengths, indexes, numbers)
     xa = np.asarray(pd.to_numeric(pd.Series(np.asarray(x, dtype=object)), errors="raise"), dtype=float)
     ya = np.asarray(pd.to_numeric(pd.Series(np.asarray(y, dtype=object)), errors="raise"), dtype=float)
+    reason = ""
     if sd_t0 is None:
         baseline = xa[~np.isnan(xa)]
-        _need(baseline.size, 2, "The SD of T0 for the RCI")
-        sd_t0 = float(np.std(baseline, ddof=1))
-    if not (sd_t0 > 0):
-        raise ValueError(f"sd_t0 must be positive, got {sd_t0!r}.")
+        if baseline.size < 2:
+            reason = f"too few respondents (n = {baseline.size} at T0; at least 2 needed for the SD of T0)"
+        elif np.ptp(baseline) == 0:
+            reason = f"no variation: every T0 score is {float(baseline[0]):g}, so the SD of T0 is 0"
+        sd_t0 = np.nan if reason else float(np.std(baseline, ddof=1))
+    elif not (sd_t0 > 0 and np.isfinite(sd_t0)):
+        raise ValueError(f"sd_t0 must be positive and finite, got {sd_t0!r}.")
     se = sd_t0 * np.sqrt(1 - reliability)
     s_diff = np.sqrt(2 * se**2)
     change = ya - xa
@@ -1103,6 +1348,7 @@ def reliable_change(
     cat = pd.Categorical(
         np.where(np.isnan(rci), None, category), categories=["improved", "unchanged", "worse"]
     )
+    missing = "too few pairs (this person has no complete pair: T0 or T1 missing)"
     return pd.DataFrame(
         {
             "t0": xa,
@@ -1114,6 +1360,7 @@ def reliable_change(
             "sd_t0": sd_t0,
             "s_diff": s_diff,
             "higher_is_better": bool(higher_is_better),
+            "not_estimable": reason or np.where(np.isnan(change), missing, ""),
         },
         index=index,
     )
@@ -1131,7 +1378,9 @@ def reliable_change_counts(rci: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Three rows (improved, unchanged, worse): ``category``, ``n``, ``proportion`` (of the
-        persons with both waves), ``n_classified``, ``n_missing``.
+        persons with both waves), ``n_classified``, ``n_missing``, ``not_estimable`` ("" or,
+        when no one could be classified, the reason the proportions are NaN: the one
+        :func:`reliable_change` gave for everyone, else "too few pairs").
 
     Examples
     --------
@@ -1148,6 +1397,11 @@ def reliable_change_counts(rci: pd.DataFrame) -> pd.DataFrame:
     cat = pd.Categorical(rci["category"], categories=["improved", "unchanged", "worse"])
     counts = pd.Series(cat).value_counts(sort=False)
     n_classified = int(counts.sum())
+    reason = ""
+    if not n_classified:
+        given = [r for r in rci.get("not_estimable", pd.Series(dtype=object)) if r]
+        reason = (given[0] if given and not given[0].startswith("too few pairs (this person")
+                  else "too few pairs (n = 0 with both waves; at least 1 needed)")
     return pd.DataFrame(
         {
             "category": list(counts.index.astype(str)),
@@ -1155,6 +1409,7 @@ def reliable_change_counts(rci: pd.DataFrame) -> pd.DataFrame:
             "proportion": counts.to_numpy() / n_classified if n_classified else np.nan,
             "n_classified": n_classified,
             "n_missing": int(pd.isna(cat).sum()),
+            "not_estimable": reason,
         }
     )
 
@@ -1162,6 +1417,37 @@ def reliable_change_counts(rci: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # power
 # --------------------------------------------------------------------------------------------
+#: Upper end of the search for the minimum detectable d_z: an effect of 1e12 SDs is beyond any
+#: scale; if even that has less than the requested power, the effect is reported not estimable.
+MDE_DZ_MAX = 1e12
+
+
+class _NotConverged(ArithmeticError):
+    """scipy's noncentral t did not converge (see :func:`_paired_t_power`)."""
+
+
+def _paired_t_power(dz: float, n: int, alpha: float) -> float:
+    """Power of the two-sided paired (one-sample) t-test at effect ``dz`` with ``n`` pairs.
+
+    ``P(T > t_c) + P(T < -t_c)`` with ``T`` noncentral t (``n - 1`` df, noncentrality
+    ``dz * sqrt(n)``) and ``t_c = t_{1 - alpha/2, n - 1}``. The lower tail is taken as
+    ``P(T' > t_c)`` with ``T'`` of noncentrality ``-dz * sqrt(n)`` (the same by symmetry)
+    because scipy 1.17's ``nct.cdf`` returns NaN or wrong values far in the lower tail (e.g.
+    4 df, noncentrality 8.1, t = -6.5), while ``nct.sf`` stays accurate there (tested against
+    an integral over the chi-square distribution).
+    """
+    df = n - 1
+    t_c = st.t.isf(alpha / 2, df)
+    ncp = dz * np.sqrt(n)
+    # scipy (Boost) warns "Series did not converge" and returns its last partial sum far out
+    # (2 pairs at alpha <= 1e-5); such a value is not a power: NaN, and the caller says so.
+    with threadwarnings.recorded() as caught:
+        value = float(st.nct.sf(t_c, df, ncp) + st.nct.sf(t_c, df, -ncp))
+    if any("did not converge" in str(w) for w in caught):
+        return np.nan
+    return value
+
+
 def minimum_detectable_effect(
     n_pairs: int, *, sd_change: float | None = None, power: float = 0.8, alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -1170,55 +1456,97 @@ def minimum_detectable_effect(
     Parameters
     ----------
     n_pairs : int
-        Number of complete pairs.
+        Number of complete pairs (a whole number, 0 or more).
     sd_change : float, optional
         SD of the changes, to express the effect in scale units.
     power, alpha : float
-        Power (default 0.8) and two-sided significance level (default 0.05).
+        Power (default 0.8) and two-sided significance level (default 0.05), with
+        ``0 < alpha < power < 1``.
 
     Returns
     -------
     pandas.DataFrame
         One row: ``test``, ``n_pairs``, ``alpha``, ``power``, ``alternative``, ``dz``,
-        ``sd_change``, ``change`` (``dz * sd_change``; NaN without ``sd_change``).
+        ``sd_change``, ``change`` (``dz * sd_change``; NaN without ``sd_change``),
+        ``not_estimable`` ("" when ``dz`` was computed, else the reason; ``dz`` and ``change``
+        are then NaN).
 
     Notes
     -----
-    Solves ``power = P(|T| > t_{1-alpha/2, n-1})`` for ``d_z``, with ``T`` noncentral t
-    (``n - 1`` df, noncentrality ``d_z * sqrt(n)``), using statsmodels ``TTestPower``
-    (one-sample / paired t). In scale units the detectable mean change is ``d_z * SD(d)``.
+    Solves ``power(d_z) = P(|T| > t_{1-alpha/2, n-1}) = target`` for ``d_z``, with ``T``
+    noncentral t (``n - 1`` df, noncentrality ``d_z * sqrt(n)``; :func:`_paired_t_power`),
+    by Brent's method on a bracket ``[0, hi]`` whose upper end is doubled until its power
+    reaches the target (power is ``alpha`` at 0 and increases with ``d_z``). In scale units
+    the detectable mean change is ``d_z * SD(d)``. Own root search because statsmodels 0.15's
+    ``TTestPower.solve_power`` stops early for n <= 5 with a small alpha and says nothing (at
+    n = 5 and alpha = 0.05/17 it returns 2.97 where 80% power needs 3.62); its forward
+    ``power()`` agrees with :func:`_paired_t_power` (tested).
+
+    Not estimable (a row with NaN, never an exception): fewer than 2 pairs (no t-test), or no
+    ``d_z`` up to ``MDE_DZ_MAX`` (1e12) reaches the power in floating point (only for 2-3
+    pairs at an alpha far below any used here: 2 pairs at alpha <= 1e-5, where scipy's
+    noncentral t does not converge). Invalid arguments (negative or fractional ``n_pairs``,
+    alpha or power outside (0, 1), ``power <= alpha``, ``sd_change <= 0``) raise
+    ``ValueError``.
 
     References
     ----------
     .. [1] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences* (2nd ed.).
+    .. [2] Faul, F., Erdfelder, E., Lang, A.-G., & Buchner, A. (2007). G*Power 3. *Behavior
+       Research Methods*, 39(2), 175-191.
 
     Examples
     --------
     >>> r = minimum_detectable_effect(21, sd_change=10)
     >>> round(float(r.dz.iloc[0]), 3), round(float(r.change.iloc[0]), 2)
     (0.643, 6.43)
+    >>> round(float(minimum_detectable_effect(5, alpha=0.05 / 17).dz.iloc[0]), 2)
+    3.62
+    >>> minimum_detectable_effect(1).not_estimable.iloc[0]
+    'too few pairs (n = 1; at least 2 needed)'
     """
-    from statsmodels.stats.power import TTestPower
-
-    if int(n_pairs) != n_pairs or n_pairs < 2:
-        raise ValueError(f"n_pairs must be a whole number of at least 2, got {n_pairs!r}.")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer, float, np.floating)) \
+            or not np.isfinite(n_pairs) or int(n_pairs) != n_pairs or n_pairs < 0:
+        raise ValueError(f"n_pairs must be a whole number (0 or more), got {n_pairs!r}.")
     if not (0 < alpha < 1) or not (0 < power < 1):
         raise ValueError(f"alpha and power must lie between 0 and 1, got {alpha!r} and {power!r}.")
-    if sd_change is not None and not (sd_change > 0):
-        raise ValueError(f"sd_change must be positive, got {sd_change!r}.")
-    dz = float(
-        TTestPower().solve_power(effect_size=None, nobs=int(n_pairs), alpha=alpha, power=power, alternative="two-sided")
-    )
+    if not power > alpha:
+        raise ValueError(f"power ({power!r}) must exceed alpha ({alpha!r}): a test has power alpha at no effect.")
+    if sd_change is not None and not (sd_change > 0 and np.isfinite(sd_change)):
+        raise ValueError(f"sd_change must be positive and finite, got {sd_change!r}.")
+    n = int(n_pairs)
+    dz, reason = np.nan, ""
+    if n < 2:
+        reason = f"too few pairs (n = {n}; at least 2 needed)"
+    else:
+        def f(d):  # increasing in d; scipy's failure to converge stops the search
+            value = _paired_t_power(d, n, alpha) - power
+            if np.isnan(value):
+                raise _NotConverged
+            return value
+
+        why = f"too few pairs (n = {n}) for power {power} at alpha = {alpha:g}: "
+        try:
+            hi = 1.0
+            while hi <= MDE_DZ_MAX and f(hi) < 0:
+                hi *= 2.0
+            if hi <= MDE_DZ_MAX:
+                dz = float(brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-12))
+            else:
+                reason = why + f"no effect size up to d_z = {MDE_DZ_MAX:g} reaches it"
+        except _NotConverged:
+            reason = why + "the power cannot be computed in floating point (scipy's noncentral t does not converge)"
     return pd.DataFrame(
         {
             "test": "paired t-test",
-            "n_pairs": int(n_pairs),
+            "n_pairs": n,
             "alpha": alpha,
             "power": power,
             "alternative": "two-sided",
             "dz": dz,
             "sd_change": np.nan if sd_change is None else float(sd_change),
             "change": np.nan if sd_change is None else dz * float(sd_change),
+            "not_estimable": reason,
         },
         index=[0],
     )
@@ -1308,7 +1636,7 @@ def mixed_model_wave(
         Columns with the wave label and the (pseudonymised) person ID.
     site : str or None
         Site column, entered as a fixed effect. ``None`` leaves site out (e.g. a per-site
-        model); a site column with a single site raises ``ValueError`` (pass ``site=None``).
+        model); a site column with a single site gives a not-estimable row (pass ``site=None``).
     levels : pair of str
         The wave labels (T0, T1); other labels raise ``ValueError``.
     confidence_level : float
@@ -1320,7 +1648,9 @@ def mixed_model_wave(
         One row: ``model`` (formula and method), ``term``, ``estimate`` (mean T1 - T0 change),
         ``se``, ``z``, ``p``, ``ci_low``, ``ci_high``, ``n_obs``, ``n_persons``,
         ``n_complete_pairs``, ``n_sites``, ``person_variance``, ``residual_variance``,
-        ``converged``, ``fit_warnings``.
+        ``converged`` (NaN when not fitted), ``fit_warnings``; the same test with a t reference:
+        ``df_t`` (``n_complete_pairs - 1``), ``p_t``, ``ci_t_low``, ``ci_t_high``; and
+        ``not_estimable`` ("" when fitted, else the reason; every statistic is then NaN).
 
     Notes
     -----
@@ -1331,10 +1661,27 @@ def mixed_model_wave(
     With complete, balanced pairs and a positive person variance, ``b1`` equals the mean paired
     change and its SE the paired-t SE. The SE is the GLS one at the REML variances,
     ``sqrt(s2_e [X' H^-1 X]^-1)`` (as R's ``lme4``/``nlme`` report it; statsmodels' Hessian-based
-    SE differs in the fourth digit). Tests are Wald z with normal intervals (not t with
-    Kenward-Roger df as R's lmerTest would), which are anti-conservative for small n. Rows with a
-    missing outcome are left out (counted in ``n_obs``). A person variance on the boundary (0)
-    or a fit that did not converge is said in ``fit_warnings``, not hidden.
+    SE differs in the fourth digit). ``z``, ``p`` and ``ci_*`` are Wald z with normal intervals
+    (not t with Kenward-Roger df as R's lmerTest would). With few persons they are
+    anti-conservative: with 3 complete pairs the 95% normal interval is about 0.46 times the
+    width of the t interval with 2 df. Hence ``p_t`` / ``ci_t_*``: the same estimate and SE
+    against a t with ``n_complete_pairs - 1`` df -- in the balanced complete case exactly the
+    paired t-test (tested); with drop-outs a simple, somewhat conservative choice (the
+    drop-outs' between-person information is not counted), not a Satterthwaite or
+    Kenward-Roger df. Prefer ``p_t`` at the study's size. Rows with a missing outcome are left
+    out (counted in ``n_obs``). A person variance on the boundary (0) or a fit that did not
+    converge is said in ``fit_warnings``, not hidden.
+
+    Not estimable (valid data, no exception; NaN statistics and the reason in
+    ``not_estimable``): no observed outcome or only one wave ("too few respondents" / "too few
+    pairs"); a ``site`` column with a single site left ("too few sites": pass ``site=None`` for
+    a per-site model); a constant outcome ("no variation: outcome constant"); fewer than 2
+    complete pairs (person and residual variance cannot be separated: "too few pairs"); every
+    complete pair with the same change, e.g. no one changed (zero residual variance, so no SE:
+    "no variation: no one changed ..."); more parameters than observations or a rank-deficient
+    design ("too few respondents"). ``ValueError`` is kept for invalid arguments: a missing
+    column, wave labels outside ``levels``, missing person or site, duplicate person-wave
+    rows, a non-numeric outcome.
 
     References
     ----------
@@ -1389,40 +1736,75 @@ def mixed_model_wave(
         frame["site"] = data[site].astype(str).to_numpy()
     frame = frame[frame["y"].notna()].reset_index(drop=True)
     n_sites = int(frame["site"].nunique()) if site is not None else np.nan
-    if site is not None and n_sites < 2:
-        raise ValueError(
-            f"Only one site in {site!r}: a site effect cannot be estimated. Pass site=None for a per-site model."
+    wide = frame.pivot(index="person", columns="t1", values="y").reindex(columns=[0.0, 1.0])
+    changes = (wide[1.0] - wide[0.0]).dropna().to_numpy()
+    n_pairs = int(changes.size)
+    counts = {"n_obs": len(frame), "n_persons": int(frame["person"].nunique()), "n_complete_pairs": n_pairs,
+              "n_sites": n_sites}
+    model = f"{outcome} ~ wave{' + site' if site is not None else ''} + (1 | person); REML, Wald z"
+    term = f"wave ({levels[1]} vs {levels[0]})"
+    reason = ""
+    if frame.empty:
+        reason = f"too few respondents (no observed {outcome})"
+    elif frame["t1"].nunique() < 2:
+        reason = f"too few pairs (only {levels[int(frame['t1'].iloc[0])]} observed: no wave effect)"
+    elif site is not None and n_sites < 2:
+        reason = (f"too few sites (one site in {site!r} with an observed {outcome}: no site effect; "
+                  "pass site=None for a per-site model)")
+    elif np.ptp(frame["y"].to_numpy()) == 0:
+        reason = f"no variation: outcome constant ({float(frame['y'].iloc[0]):g} in every observation)"
+    elif n_pairs < 2:
+        reason = (f"too few pairs (n = {n_pairs} complete pairs; at least 2 needed to separate person and "
+                  "residual variance)")
+    else:
+        reason = _no_variation(changes).replace("every pair changed", "every complete pair changed")
+        if reason:
+            reason += ": zero residual variance, so no standard error"
+    if not reason:
+        X, _ = design_matrix(frame, ["site"] if site is not None else [], ["t1"])
+        # wave second, as the fit has always been ordered: the REML search is only as exact as its
+        # tolerance (about 1e-6 relative), so another column order gives other last digits
+        X = X[["intercept", "t1", *X.columns.drop(["intercept", "t1"])]]
+        rank = int(np.linalg.matrix_rank(X.to_numpy()))
+        if len(X) <= X.shape[1] or rank < X.shape[1]:
+            reason = (f"too few respondents ({len(X)} observations for {X.shape[1]} parameters, design rank "
+                      f"{rank}: wave and site effects cannot all be estimated)")
+    if reason:
+        nan = np.nan
+        return pd.DataFrame(
+            {"model": model, "term": term, "estimate": nan, "se": nan, "z": nan, "p": nan, "ci_low": nan,
+             "ci_high": nan, **counts, "person_variance": nan, "residual_variance": nan, "converged": nan,
+             "fit_warnings": "", "df_t": nan, "p_t": nan, "ci_t_low": nan, "ci_t_high": nan,
+             "not_estimable": reason},
+            index=[0],
         )
-    if frame["t1"].nunique() < 2:
-        raise ValueError("Both waves are needed (after dropping missing outcomes).")
-    per_person = frame.groupby("person")["t1"].nunique()
-    X, _ = design_matrix(frame, ["site"] if site is not None else [], ["t1"])
-    # wave second, as the fit has always been ordered: the REML search is only as exact as its
-    # tolerance (about 1e-6 relative), so another column order gives other last digits
-    X = X[["intercept", "t1", *X.columns.drop(["intercept", "t1"])]]
     fit = _random_intercept_reml(frame["y"].to_numpy(), X.to_numpy(), frame["person"])
     a = 1 - confidence_level
     est, se = float(fit["beta"][1]), float(fit["se"][1])
     zq = st.norm.ppf(1 - a / 2)
     z = est / se
+    df_t = n_pairs - 1
+    tq = st.t.ppf(1 - a / 2, df_t)
     return pd.DataFrame(
         {
-            "model": f"{outcome} ~ wave{' + site' if site is not None else ''} + (1 | person); REML, Wald z",
-            "term": f"wave ({levels[1]} vs {levels[0]})",
+            "model": model,
+            "term": term,
             "estimate": est,
             "se": se,
             "z": z,
             "p": float(2 * st.norm.sf(abs(z))),
             "ci_low": est - zq * se,
             "ci_high": est + zq * se,
-            "n_obs": len(frame),
-            "n_persons": int(frame["person"].nunique()),
-            "n_complete_pairs": int((per_person == 2).sum()),
-            "n_sites": n_sites,
+            **counts,
             "person_variance": fit["person_variance"],
             "residual_variance": fit["residual_variance"],
             "converged": fit["converged"],
             "fit_warnings": fit["warnings"],
+            "df_t": df_t,
+            "p_t": float(2 * st.t.sf(abs(z), df_t)),
+            "ci_t_low": est - tq * se,
+            "ci_t_high": est + tq * se,
+            "not_estimable": "",
         },
         index=[0],
     )

@@ -15,16 +15,22 @@ that tests can check that the analyses recover them. The generator
 5. writes ``true_parameters.yaml`` (parameters, realised values, every defect with its rows),
    ``README.md`` and ``MANIFEST.sha256`` next to the data.
 
-The same seed and scale give byte-identical files. ``--scale K`` multiplies the sites (3K, site
-codes beyond the study's three are generated, each with an export style chosen among the
-three) for benchmarks; those extra sites are listed in ``synthetic_sites.yaml`` in the output.
+The same seed, scale and profile give byte-identical files. ``--scale K`` multiplies the sites
+(3K, site codes beyond the study's three are generated, each with an export style chosen among
+the three) for benchmarks; those extra sites are listed in ``synthetic_sites.yaml`` in the
+output. ``--profile`` chooses a set of overrides in params.yaml (``profiles``): ``study`` (the
+default, the committed data) or ``small`` (the real study's size: a few dozen forms per site,
+2-6 interview pairs per site, outcomes in which nobody changed), on which every analysis must
+still complete (issue 15).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +48,44 @@ TRUE_PARAMETERS = "true_parameters.yaml"
 README = "README.md"
 
 
-def load_params(path: str | os.PathLike | None = None) -> dict:
-    """The generator's settings (``analysis/synth/params.yaml``)."""
+DEFAULT_PROFILE = "study"
+
+
+def load_params(path: str | os.PathLike | None = None, profile: str | None = None) -> dict:
+    """The generator's settings (``analysis/synth/params.yaml``), as written, or with the
+    overrides of ``profile`` (see :func:`apply_profile`) merged in."""
     with open(path or PARAMS_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        params = yaml.safe_load(fh)
+    return params if profile is None else apply_profile(params, profile)
+
+
+def apply_profile(params: dict, profile: str) -> dict:
+    """The settings of ``profile``: its overrides (``profiles.<name>`` in params.yaml) merged
+    into the top-level settings, a mapping key by key, any other value replaced. Not modified.
+
+    Profiles are configuration so that a new study size is a few lines of YAML, not code.
+
+    >>> p = apply_profile({"a": {"x": 1, "y": 2}, "b": [1], "profiles": {"t": {"a": {"y": 3}, "b": [2]}}}, "t")
+    >>> p == {"a": {"x": 1, "y": 3}, "b": [2], "profile": "t"}
+    True
+    """
+    profiles = params.get("profiles") or {}
+    if profile not in profiles:
+        raise ValueError(f"--profile {profile!r} is not defined; choose one of {sorted(profiles)} "
+                         "(profiles in analysis/synth/params.yaml)")
+
+    def merge(base, over):
+        if not isinstance(over, dict) or not isinstance(base, dict):
+            return copy.deepcopy(over)
+        out = copy.deepcopy(base)
+        for k, v in over.items():
+            out[k] = merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+
+    over = {k: v for k, v in (profiles[profile] or {}).items() if k != "description"}
+    out = merge({k: v for k, v in params.items() if k != "profiles"}, over)
+    out["profile"] = profile
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -175,17 +215,18 @@ def _check_out(out: Path) -> list[str]:
     return sorted(known - {MANIFEST})
 
 
-def generate(seed: int = 1, scale: int = 1, out: str | os.PathLike | None = None) -> dict:
-    """Write every raw file of STUDY.md section 4 for ``seed`` and ``scale`` into ``out``.
+def generate(seed: int = 1, scale: int = 1, out: str | os.PathLike | None = None,
+             profile: str = DEFAULT_PROFILE) -> dict:
+    """Write every raw file of STUDY.md section 4 for ``seed``, ``scale`` and ``profile`` into ``out``.
 
     Returns the content of ``true_parameters.yaml`` (parameters, realised values, defects).
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"--seed must be a non-negative whole number, not {seed!r}")
+    params = load_params(profile=profile)
     out = Path(out) if out is not None else config.RAW_DIR
     previous = _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
-    params = load_params()
     cb = codebook_mod.load()
     stamp = dt.datetime.fromisoformat(params["file_timestamp"])
     rng_sites, rng_reach, rng_proxy, rng_sq, rng_iv, rng_seg, rng_def = (
@@ -370,6 +411,8 @@ def true_parameters(seed, scale, params, sites, comp_sources, reach, iv, iv_fact
         "generator": "python -m analysis synth",
         "seed": seed,
         "scale": scale,
+        **({} if params["profile"] == DEFAULT_PROFILE else {
+            "profile": {"name": params["profile"], "description": profile_description(params["profile"])}}),
         "files": files,
         "sites": [{"site": r.site, "name": r.name, "export_style": r.style, "cbs_region": r.cbs_region,
                    "reach_intercept": r.intercept, "composition_sources": comp_sources[r.site]}
@@ -394,6 +437,7 @@ def true_parameters(seed, scale, params, sites, comp_sources, reach, iv, iv_fact
             "realised_mean_change": realised,
             "completers": int(len(complete)),
             "dropouts": iv_facts["dropouts"],
+            **({k: iv_facts[k] for k in ("pairs_per_site", "no_change") if k in iv_facts}),
             "interval_outliers_months": iv_facts["interval_outliers"],
             "interval_months": iv_facts["interval_months_realised"],
         },
@@ -418,17 +462,28 @@ def write_manifest(out: Path, names: list[str]) -> None:
     (out / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def profile_description(profile: str) -> str:
+    """The ``description`` of a profile in params.yaml ("" when it has none)."""
+    return str((load_params()["profiles"].get(profile) or {}).get("description", ""))
+
+
 def cli(args) -> int:
-    """Entry point of ``python -m analysis synth`` (``args``: seed, scale, out)."""
+    """Entry point of ``python -m analysis synth`` (``args``: seed, scale, out, profile)."""
     import time
 
     t = time.perf_counter()
     out = Path(args.out) if args.out else config.RAW_DIR
-    doc = generate(seed=args.seed, scale=args.scale, out=out)
-    n = sum(f["rows"] for f in doc["files"] if f["source"] in ("DH", "LH", "PS"))
-    print(f"synthetic raw data (seed {args.seed}, scale {args.scale}): {len(doc['files'])} files, {n} reach forms, "
+    profile = getattr(args, "profile", None) or DEFAULT_PROFILE
+    try:
+        doc = generate(seed=args.seed, scale=args.scale, out=out, profile=profile)
+    except ValueError as exc:  # invalid arguments or settings: the message says what to do
+        print(f"synth: error: {exc}", file=sys.stderr)
+        return 2
+    n = sum(f["rows"] for f in doc["files"] if "site" in f)
+    print(f"synthetic raw data (seed {args.seed}, scale {args.scale}, profile {profile}): {len(doc['files'])} files, "
+          f"{n} reach forms, "
           f"{len(doc['defects'])} defect entries -> {out} in {time.perf_counter() - t:.1f} s")
     return 0
 
 
-__all__ = ["cli", "generate", "load_params"]
+__all__ = ["DEFAULT_PROFILE", "apply_profile", "cli", "generate", "load_params"]

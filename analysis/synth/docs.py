@@ -18,16 +18,22 @@ def readme(doc: dict, params: dict) -> str:
     """The data README: synthetic notice, files and formats, assumptions, true parameters, defects."""
     out = []
     w = out.append
+    profile = doc.get("profile")  # absent for the default profile (the committed data)
+    flag = f" --profile {profile['name']}" if profile else ""
     w("# Raw data: SYNTHETIC\n")
     w("**Every file in this directory is synthetic.** No real person answered these questionnaires or gave "
       "these interviews. The files were made by `python -m analysis synth --seed "
-      f"{doc['seed']} --scale {doc['scale']}` (code: `analysis/synth/`, settings: `analysis/synth/params.yaml`, "
+      f"{doc['seed']} --scale {doc['scale']}{flag}` (code: `analysis/synth/`, settings: `analysis/synth/params.yaml`, "
       "mappings: `analysis/codebook.yaml`). They look and misbehave like the real exports (STUDY.md section 4), "
       "so that cleaning and analyses can be built and tested; anything computed from them is synthetic and "
       "must be labelled so. The real data are confidential and are never put in this directory: git ignores "
       "every file here except the ones listed below, and `MANIFEST.sha256` holds their checksums.\n")
-    w("Regenerate (byte-identical for the same seed): `python -m analysis synth --seed "
-      f"{doc['seed']} --out data/raw`.\n")
+    if profile:
+        w(f"Profile `{profile['name']}`: {profile['description']}. Regenerate (byte-identical for the same seed): "
+          f"`python -m analysis synth --seed {doc['seed']} --scale {doc['scale']}{flag} --out DIR`.\n")
+    else:
+        w("Regenerate (byte-identical for the same seed): `python -m analysis synth --seed "
+          f"{doc['seed']} --out data/raw`.\n")
     w("## Files\n")
     w("| file | format | codebook source | rows |")
     w("|---|---|---|---|")
@@ -82,6 +88,12 @@ def readme(doc: dict, params: dict) -> str:
         label = "djg_total (latent shift)" if k == "djg_latent" else k
         w(f"| {label} | {v:+.2f} | {real:+.2f} |")
     w("")
+    if "pairs_per_site" in iv:
+        w("Pairs (interviewed at T0 and T1) per site: " + ", ".join(f"{k} {v}" for k, v in iv["pairs_per_site"].items())
+          + ".\n")
+    if "no_change" in iv:
+        w("No change at all (T1 = T0 for every person): " + "; ".join(
+            f"{k} at {', '.join(v)}" for k, v in iv["no_change"].items()) + ".\n")
     w(f"Completers: {iv['completers']}; drop-outs at T1: {', '.join(iv['dropouts']) or 'none'}; intervals outside "
       f"4–8 months: " + ", ".join(f"{k} ({v:.1f} months)" for k, v in iv["interval_outliers_months"].items()) + ".\n")
     w("Coded segments: each change code is followed by its paired mechanism with probability "

@@ -310,9 +310,13 @@ def interviews(rng: np.random.Generator, sites: pd.DataFrame, params: dict, cb: 
     t0 = _dates(rng, n, params["fieldwork"], with_time=False).astype("datetime64[D]")
     months = rng.normal(ip["interval_months"]["mean"], ip["interval_months"]["sd"], n)
     drop = np.zeros(n, dtype=bool)
-    dmin, dmax = ip["dropouts_per_site"]["min"], ip["dropouts_per_site"]["max"]
+    if "pairs_per_site" in ip:
+        kdrops = k - pairs_per_site(rng, ns, k, ip)
+    else:
+        kdrops = None
+        dmin, dmax = ip["dropouts_per_site"]["min"], ip["dropouts_per_site"]["max"]
     for s in range(ns):
-        kdrop = int(rng.integers(dmin, dmax + 1))
+        kdrop = int(rng.integers(dmin, dmax + 1)) if kdrops is None else int(kdrops[s])
         drop[s * k + rng.choice(k, kdrop, replace=False)] = True
     completers = np.flatnonzero(~drop)
     outliers = rng.choice(completers, min(len(ip["interval_outliers"]), len(completers)), replace=False)
@@ -321,6 +325,7 @@ def interviews(rng: np.random.Generator, sites: pd.DataFrame, params: dict, cb: 
     t1 = t0 + days.astype("timedelta64[D]")
     waves["T0"].insert(3, "date", t0.astype("datetime64[s]"))
     waves["T1"].insert(3, "date", t1.astype("datetime64[s]"))
+    waves["T1"], unchanged = no_change(rng, waves["T0"], waves["T1"], sites["site"].tolist(), ip)
     long = pd.concat([waves["T0"], waves["T1"][~drop]], ignore_index=True)
     facts = {
         "dropouts": sorted(pid[drop].tolist()),
@@ -328,7 +333,68 @@ def interviews(rng: np.random.Generator, sites: pd.DataFrame, params: dict, cb: 
         "interval_months_realised": {"mean": float(months[~drop].mean()), "min": float(months[~drop].min()),
                                      "max": float(months[~drop].max())},
     }
+    if kdrops is not None:
+        facts["pairs_per_site"] = {str(site): int(k - d) for site, d in zip(sites["site"], kdrops)}
+    if unchanged is not None:
+        facts["no_change"] = unchanged
     return long, facts
+
+
+def pairs_per_site(rng: np.random.Generator, n_sites: int, per_site: int, ip: dict) -> np.ndarray:
+    """Pairs (persons interviewed at T0 and T1) per site: uniform in ``pairs_per_site``, and at
+    one site chosen at random uniform in ``smallest_site_pairs`` (when given), so that a small
+    profile always has a site with very few pairs (params.yaml ``profiles.small``).
+
+    >>> ip = {"pairs_per_site": {"min": 5, "max": 6}, "smallest_site_pairs": {"min": 2, "max": 2}}
+    >>> sorted(pairs_per_site(np.random.default_rng(0), 3, 7, ip).tolist())[0]
+    2
+    """
+    lo, hi = ip["pairs_per_site"]["min"], ip["pairs_per_site"]["max"]
+    small = ip.get("smallest_site_pairs")
+    bounds = [(lo, hi)] + ([(small["min"], small["max"])] if small else [])
+    if any(not 0 <= a <= b <= per_site for a, b in bounds):
+        raise ValueError(f"interviews.pairs_per_site {lo}-{hi} and smallest_site_pairs must lie within "
+                         f"0-{per_site} (interviews.per_site) with min <= max; fix analysis/synth/params.yaml")
+    pairs = rng.integers(lo, hi + 1, n_sites)
+    if small:
+        pairs[int(rng.integers(0, n_sites))] = int(rng.integers(small["min"], small["max"] + 1))
+    return pairs
+
+
+def no_change(rng: np.random.Generator, t0: pd.DataFrame, t1: pd.DataFrame, sites: list[str],
+              ip: dict) -> tuple[pd.DataFrame, dict | None]:
+    """``t1`` (same persons and order as ``t0``) with T1 = T0 for the outcomes and sites of
+    ``interviews.no_change``, and ``{outcome: [sites]}`` (None when the profile lists none).
+
+    Only single-score outcomes (Positieve Gezondheid and ZRM domains) whose true change is 0,
+    so that the documented true change stays the truth for every person.
+    """
+    specs = ip.get("no_change")
+    if not specs:
+        return t1, None
+    t1 = t1.copy()
+    out = {}
+    for spec in specs:
+        outcome, which = spec["outcome"], spec["sites"]
+        instrument, _, domain = outcome.partition("_")
+        change = ip.get(instrument, {}).get("change") if instrument in ("pg", "zrm") else None
+        if not isinstance(change, dict) or domain not in change:
+            raise ValueError(f"interviews.no_change: {outcome!r} is not a Positieve Gezondheid or ZRM domain "
+                             "(pg_<domain> or zrm_<domain> of interviews.pg/zrm.change); fix analysis/synth/params.yaml")
+        if change[domain] != 0:
+            raise ValueError(f"interviews.no_change: {outcome!r} has true change {change[domain]} in "
+                             f"interviews.{instrument}.change; choose a domain whose true change is 0")
+        if which == "all":
+            chosen = list(sites)
+        elif isinstance(which, int) and 1 <= which <= len(sites):
+            chosen = sorted(rng.choice(np.asarray(sites, dtype=object), which, replace=False).tolist())
+        else:
+            raise ValueError(f"interviews.no_change: sites of {outcome!r} must be 'all' or a number from 1 to "
+                             f"{len(sites)}, not {which!r}")
+        at = t0["site"].isin(chosen).to_numpy()
+        t1.loc[at, outcome] = t0.loc[at, outcome].to_numpy()
+        out[outcome] = [str(s) for s in chosen]
+    return t1, out
 
 
 def segments(rng: np.random.Generator, interviews_long: pd.DataFrame, params: dict, cb: Codebook) -> pd.DataFrame:
