@@ -69,8 +69,8 @@ def to_markdown(df: pd.DataFrame, *, index: bool = False) -> str:
     | b       |  <5 |
     """
     frame = df.reset_index() if index else df
-    # "< 0,001" and "<5" stay on one line: a no-break space after "<" (display only)
-    frame = frame.apply(lambda c: c.map(lambda v: re.sub(r"^<\s(?=\d)", "<\u00a0", v) if isinstance(v, str) else v))
+    # "< 0,001" stays on one line (display only)
+    frame = frame.apply(lambda c: c.map(_keep_together))
     numeric = [_numeric_like(frame[c]) for c in frame.columns]
     align = ["right" if n else "left" for n in numeric]
     text = frame.to_markdown(index=False, colalign=align, disable_numparse=True)
@@ -80,6 +80,15 @@ def to_markdown(df: pd.DataFrame, *, index: bool = False) -> str:
         lines[1] = "|" + "|".join((":" if a == "left" else "") + "-" * d + (":" if a == "right" else "")
                                   for a, d in zip(align, dashes)) + "|"
     return "\n".join(lines)
+
+
+def _keep_together(v):
+    """A cell with a no-break space after "<" ("< 0,001" broke after "<" in narrow columns).
+
+    Not between a number and its "(..)": in the HTML that made Table 1 wider than the page
+    (looked at); the widths of :func:`_width` keep "15 (7,9%)" on one line in the PDF.
+    """
+    return re.sub(r"^<\s(?=\d)", "<\u00a0", v) if isinstance(v, str) else v
 
 
 #: Text columns claim at most this many characters of relative width (they wrap); see _width.
@@ -538,7 +547,8 @@ def mixed_model_sentence(mm: pd.DataFrame) -> str:
     if n_yes < len(judged):
         text += f" Bij {len(judged) - n_yes} niet; daar hangt de uitkomst dus af van wie op T1 nog meedeed."
     if len(judged) < n_all:
-        text += f" Voor {n_all - len(judged)} uitkomsten kon de vergelijking niet worden gemaakt."
+        k = n_all - len(judged)
+        text += f" Voor {k} {'uitkomst' if k == 1 else 'uitkomsten'} kon de vergelijking niet worden gemaakt."
     return text
 
 
