@@ -696,7 +696,7 @@ def test_report_mixed_model_sentence_counts_the_flag():
     # 3 outcomes: agrees, does not agree, not judged -> "1 van de 2 ... Bij 1 niet ... Voor 1 ..."
     mm = pd.DataFrame({"agrees_with_paired": [True, False, None]})
     text = r.mixed_model_sentence(mm)
-    assert text.startswith("Bij 1 van de 2 uitkomsten") and "Bij 1 niet" in text and "Voor 1 uitkomsten" in text
+    assert text.startswith("Bij 1 van de 2 uitkomsten") and "Bij 1 niet" in text and "Voor 1 uitkomst kon" in text
     assert "bevestigt" not in text
     assert "voor geen enkele uitkomst" in r.mixed_model_sentence(pd.DataFrame({"agrees_with_paired": [None]}))
 
