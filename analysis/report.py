@@ -455,6 +455,13 @@ def _reasons_nl(reason) -> str:
     return "; ".join(dict.fromkeys(nl[ch.reason_key(part)] for part in ch._split_reasons(reason)))
 
 
+def _with_reasons(out: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+    """A display table with a column "Niet te berekenen" (Dutch reasons), only when a row has one."""
+    if reasons.str.len().gt(0).any():
+        out["Niet te berekenen"] = reasons.to_numpy()
+    return out
+
+
 def _family_nl(changes: pd.DataFrame) -> pd.Series:
     from analysis import changes as ch
 
@@ -498,10 +505,7 @@ def paired_outcome_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFr
     })
     shown = ["mean_change", "mean_change_ci_low", "dz", "dz_ci_low", "p_t_holm", "p_wilcoxon_holm"]
     missing = rows[shown].apply(lambda r: any(not (is_number(v) or _is_suppressed(v)) for v in r), axis=1)
-    reasons = rows["not_estimable"].map(_reasons_nl).where(missing, "")
-    if reasons.str.len().gt(0).any():
-        out["Niet te berekenen"] = reasons.to_numpy()
-    return out
+    return _with_reasons(out, rows["not_estimable"].map(_reasons_nl).where(missing, ""))
 
 
 def _agree_nl(v) -> str:
@@ -525,10 +529,7 @@ def mixed_model_table(mm: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
         "Personen": mm["n_persons"].map(lambda v: num(v, 0)),
         "Komt overeen": mm["agrees_with_paired"].map(_agree_nl),
     })
-    reasons = mm["not_estimable"].map(_reasons_nl)
-    if reasons.str.len().gt(0).any():
-        out["Niet te berekenen"] = reasons.to_numpy()
-    return out
+    return _with_reasons(out, mm["not_estimable"].map(_reasons_nl))
 
 
 def mixed_model_sentence(mm: pd.DataFrame) -> str:
@@ -578,10 +579,7 @@ def paired_binary_table(binary: pd.DataFrame, scope: str = "all") -> pd.DataFram
         "Van-naar-wisselaars": rows["n_discordant"].map(lambda v: num(v, 0)),
         "p McNemar (exact)": rows["p_mcnemar"].map(p),
     })
-    reasons = rows["not_estimable"].map(_reasons_nl)
-    if reasons.str.len().gt(0).any():
-        out["Niet te berekenen"] = reasons.to_numpy()
-    return out
+    return _with_reasons(out, rows["not_estimable"].map(_reasons_nl))
 
 
 def binary_sentence(binary: pd.DataFrame) -> str:

@@ -193,10 +193,22 @@ def test_reach_model_reproduces_two_by_two(spec):
     assert main.loc["lonely", "n_used"] == 110 and main.loc["lonely", "n_dropped"] == 2
     assert main.loc["lonely", "n_events"] == 60
     assert main.loc["site[LH]", "label"].endswith("(ref. Buurtsteunpunt Delfshaven)")
-    # the sensitivity analysis (cluster-robust SEs, now leave-one-site-out) is tested with it in
-    # tests/test_reach_model.py; here only the main model's hand-computed numbers
+    assert main.loc["lonely", "method"] == "maximum likelihood" and main.loc["lonely", "not_estimable"] == ""
+    # sensitivity analysis: leaving either site out leaves the same table once, OR 2 with
+    # SE sqrt(1/10 + 1/5 + 1/20 + 1/20); two sites < cluster_robust_min_sites: no cluster-robust rows
+    loso = m[m["model"] == "leave_one_site_out"]
+    assert loso["term"].tolist() == ["lonely", "lonely"] and loso["site_left_out"].tolist() == ["DH", "LH"]
+    assert loso["odds_ratio"].tolist() == pytest.approx([2.0, 2.0], rel=1e-6)
+    assert loso["se"].tolist() == pytest.approx([math.sqrt(1 / 10 + 1 / 5 + 1 / 20 + 1 / 20)] * 2, rel=1e-5)
+    assert loso["n_used"].tolist() == [55, 55] and loso["n_dropped"].tolist() == [2, 0]
+    assert "site_fixed_cluster" not in set(m["model"])
     disp = reach.model_display(m, s)
     assert disp.iloc[-1]["OR (95%-BI)"] == "110 (<5)"                  # 2 dropped: suppressed
+    disp = disp.set_index("Kenmerk")
+    assert list(disp.columns) == ["OR (95%-BI)", "p", "OR zonder Buurtsteunpunt Delfshaven",
+                                  "OR zonder Wijkatelier Lindenholt"]
+    assert disp.loc["eenzaam (De Jong Gierveld 2 of hoger)", "OR zonder Buurtsteunpunt Delfshaven"].startswith("2,00 (")
+    assert disp.loc["Aantal in de analyse (weggelaten)", "OR (95%-BI)"] == "110 (<5)"
 
 
 # --- CBS comparison ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ tested against closed forms and hand computations in tests/test_stats_models.py)
 from __future__ import annotations
 
 import copy
-import math
 
 import matplotlib
 
@@ -68,33 +67,6 @@ def _number_or_reason(m):
             assert np.isnan(vals).all()
         else:
             assert np.isfinite(vals).all(), r.to_dict()
-
-
-def test_leave_one_site_out_by_hand(spec):
-    # Two identical sites with the 2x2 of lonely: 10 reached / 5 not; not lonely 20 / 20. Main model
-    # OR = (10 * 20) / (5 * 20) = 2 with SE sqrt(1/20 + 1/10 + 1/40 + 1/40) (both sites pooled,
-    # Woolf 1955); leaving either site out leaves the same table once: OR 2, SE sqrt(1/10 + 1/5 +
-    # 1/20 + 1/20). Two sites < cluster_robust_min_sites (20): no cluster-robust rows.
-    s = _spec_with(spec, ["lonely"])
-    d = _reach(*_two_by_two("DH"), *_two_by_two("LH"), _people("LH", 2, reached=True, djg_total=None))
-    m = reach.reach_model(d, s)
-    main = m[m["model"] == "site_fixed"].set_index("term")
-    assert main.loc["lonely", "odds_ratio"] == pytest.approx(2.0, rel=1e-6)
-    assert main.loc["lonely", "se"] == pytest.approx(math.sqrt(1 / 20 + 1 / 10 + 1 / 40 + 1 / 40), rel=1e-5)
-    assert main.loc["lonely", "method"] == "maximum likelihood" and main.loc["lonely", "not_estimable"] == ""
-    loso = m[m["model"] == "leave_one_site_out"]
-    assert loso["term"].tolist() == ["lonely", "lonely"] and loso["site_left_out"].tolist() == ["DH", "LH"]
-    assert loso["odds_ratio"].tolist() == pytest.approx([2.0, 2.0], rel=1e-6)
-    assert loso["se"].tolist() == pytest.approx([math.sqrt(1 / 10 + 1 / 5 + 1 / 20 + 1 / 20)] * 2, rel=1e-5)
-    assert loso["n_used"].tolist() == [55, 55] and loso["n_dropped"].tolist() == [2, 0]
-    assert "site_fixed_cluster" not in set(m["model"])
-    disp = reach.model_display(m, s).set_index("Kenmerk")
-    assert list(disp.columns) == ["OR (95%-BI)", "p", "OR zonder Buurtsteunpunt Delfshaven",
-                                  "OR zonder Wijkatelier Lindenholt"]
-    assert disp.loc["eenzaam (De Jong Gierveld 2 of hoger)", "OR zonder Buurtsteunpunt Delfshaven"].startswith("2,00 (")
-    assert disp.loc["Aantal in de analyse (weggelaten)", "OR (95%-BI)"] == "110 (<5)"  # 2 dropped: suppressed
-    assert disp.loc["Aantal in de analyse (weggelaten)", "OR zonder Buurtsteunpunt Delfshaven"] == "55 (<5)"
-    assert disp.loc["Methode", "OR (95%-BI)"] == "grootste aannemelijkheid (Wald-interval)"
 
 
 def test_cluster_robust_only_from_the_configured_number_of_sites(spec):
