@@ -26,8 +26,12 @@ env: $(STAMP)  ## Create or update the environment (.venv) from requirements.loc
 report: $(STAMP)  ## Run the whole pipeline (only what changed) and render _output/report.html and .pdf
 	$(PY) -m analysis run --raw $(RAW) --out $(OUT)
 
-test: $(STAMP)  ## Run the test suite (what CI runs)
-	$(PY) -m pytest -n 2 --dist loadgroup
+test: $(STAMP)  ## Run every test (what CI runs): the default suite, then the slow end-to-end runs
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
+	$(PY) -m pytest -n 2 --dist loadgroup -m slow
+
+test-fast: $(STAMP)  ## Run the default suite only (no whole-pipeline runs; a few minutes)
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunten)")
 	$(PY) -m jupyter lab notebooks/
@@ -35,10 +39,13 @@ lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunt
 bench: $(STAMP)  ## Benchmark the pipeline at several scales
 	$(PY) -m analysis bench
 
+check-raw: $(STAMP)  ## List every problem in the raw exports in one pass (problems.csv)
+	$(PY) -m analysis check-raw --raw $(RAW) --out $(OUT)
+
 check-privacy: $(STAMP)  ## Scan outputs and the git index for personal data
 	$(PY) -m analysis check-privacy --out $(OUT)
 
 clean:  ## Remove derived outputs (keeps the environment)
 	rm -rf _output $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/provenance.json $(OUT)/results $(OUT)/internal $(OUT)/figures $(OUT)/.stamps
 
-.PHONY: help env report test lab bench check-privacy clean
+.PHONY: help env report test test-fast lab bench check-raw check-privacy clean

@@ -39,6 +39,12 @@ def _check_privacy(args: argparse.Namespace) -> int:
     return cli(args)
 
 
+def _check_raw(args: argparse.Namespace) -> int:
+    from analysis.checkraw import cli
+
+    return cli(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from analysis.bench import cli
 
@@ -95,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="processed-data directory (default data/processed)")
     v.add_argument("--output", help="output directory (default _output)")
     v.set_defaults(func=_check_privacy)
+
+    k = sub.add_parser("check-raw", help="read every raw export and list every problem in one pass (problems.csv)",
+                       description="Read every raw source as stage 01 does, collect every problem (file, sheet, row, "
+                                   "column, value shown safely, what is wrong, how to fix it) and write them to "
+                                   "problems.csv and problems.txt. Exit status 1 when a problem blocks the analysis.")
+    k.add_argument("--raw", help="raw-data directory (default data/raw)")
+    k.add_argument("--out", help="processed-data directory; the lists go to its internal/ folder (default data/processed)")
+    k.add_argument("--problems", metavar="DIR", help="write problems.csv and problems.txt here instead")
+    k.set_defaults(func=_check_raw)
 
     b = sub.add_parser("bench", help="benchmark the pipeline at several scales")
     b.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])

@@ -166,7 +166,9 @@ nobody mentioned one of the codes).
 ``paired_summary.csv`` -- headline numbers quoted in the report text: key, value (unrounded;
 "<5" when suppressed), label (Dutch), n_basis (persons the value rests on, "<5" when few; ""
 when it rests on everybody). Keys: n_persons_t0, n_persons_t1, n_pairs (visitors interviewed
-twice), n_dropouts, n_sites, interval_months_mean/_min/_max, n_interval_outside,
+twice), n_dropouts, n_sites, interval_months_mean/_min/_max (over the pairs with both dates),
+n_interval_outside, n_interval_unknown (pairs without an interview date at a wave: their
+interval cannot be checked, and they are not in the ``interval_ok`` scope),
 interval_window_low/_high, mde_dz_all, mde_dz_all_holm_primary (at alpha / the size of the
 primary family), median_pairs_per_site, mde_dz_site, per outcome mean_change_<o>,
 mean_change_ci_low_<o>, mean_change_ci_high_<o>, dz_<o>, p_primary_holm_<o> (primary test,
@@ -179,7 +181,8 @@ prop_t0_<b>, prop_t1_<b>, difference_<b>, ci_low_<b>, ci_high_<b>, p_mcnemar_<b>
 n_segments, n_codes_used.
 
 (``results/interview_flow.csv`` is written by :func:`analysis.interviews.clean_all_interviews`:
-file, wave, received, kept.)
+file, wave, received, out_of_scope (interviews without any score, segments without a code),
+kept.)
 
 Figures (``<out>/figures/``)
 ----------------------------
@@ -968,11 +971,14 @@ def summary_table(res: dict, *, alpha: float | None = None, window: tuple[float,
     add("n_dropouts", n_t0 - n_pairs, "Uitvallers (alleen T0)")
     add("n_sites", int(iv["site"].nunique()), "Krachtpunten")
     months = pr["interval_months"].astype(float)
-    add("interval_months_mean", months.mean(), "Gemiddelde tijd tussen T0 en T1 (maanden)", n_pairs)
-    add("interval_months_min", months.min(), "Kortste tijd tussen T0 en T1 (maanden)", n_pairs)
-    add("interval_months_max", months.max(), "Langste tijd tussen T0 en T1 (maanden)", n_pairs)
+    n_dated = int(months.notna().sum())  # a pair without an interview date has no interval
+    add("interval_months_mean", months.mean(), "Gemiddelde tijd tussen T0 en T1 (maanden)", n_dated)
+    add("interval_months_min", months.min(), "Kortste tijd tussen T0 en T1 (maanden)", n_dated)
+    add("interval_months_max", months.max(), "Langste tijd tussen T0 en T1 (maanden)", n_dated)
     add("n_interval_outside", int((~pr["interval_ok"].fillna(True).astype(bool)).sum()),
         f"Paren buiten het venster van {lo:g}-{hi:g} maanden")
+    add("n_interval_unknown", int(pr["interval_ok"].isna().sum()),
+        "Paren zonder interviewdatum op T0 of T1 (tijd tussen de interviews niet na te gaan)")
     add("interval_window_low", lo, "Venster T0-T1: ondergrens (maanden)")
     add("interval_window_high", hi, "Venster T0-T1: bovengrens (maanden)")
     all_m = mde[mde["scope"] == "all"]
@@ -1129,7 +1135,8 @@ _CHANGE_STATS = ["mean_t0", "sd_t0", "median_t0", "mean_t1", "sd_t1", "median_t1
                  "rank_biserial_ci_high", "dz_improvement", "dz_improvement_ci_low", "dz_improvement_ci_high"]
 
 #: Summary keys that count persons (suppressed from 1 to min_cell - 1).
-_SUMMARY_PERSON_COUNTS = ("n_persons_t0", "n_persons_t1", "n_pairs", "n_dropouts", "n_interval_outside")
+_SUMMARY_PERSON_COUNTS = ("n_persons_t0", "n_persons_t1", "n_pairs", "n_dropouts", "n_interval_outside",
+                          "n_interval_unknown")
 
 
 def _hide_reasons(suppressed: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -1277,6 +1284,25 @@ def _missing(row, cols) -> bool:
     return any(not _finite(row[c]) and not (isinstance(row[c], str) and row[c].startswith("<")) for c in cols)
 
 
+def _undated_pairs(summary: pd.DataFrame | None) -> str:
+    """The published count of pairs without an interval ("" when none, or not in the table).
+
+    >>> s = pd.DataFrame({"key": ["n_interval_unknown"], "value": ["<5"]})
+    >>> _undated_pairs(s), _undated_pairs(s.assign(value=0)), _undated_pairs(s.assign(value="7"))
+    ('minder dan 5', '', '7')
+    """
+    if summary is None or "key" not in summary:
+        return ""
+    v = summary.loc[summary["key"] == "n_interval_unknown", "value"]
+    if v.empty or pd.isna(v.iloc[0]):
+        return ""
+    text = str(v.iloc[0])
+    if text.startswith("<"):
+        return f"minder dan {text[1:]}"
+    n = pd.to_numeric(text, errors="coerce")
+    return "" if pd.isna(n) or n == 0 else str(int(n))
+
+
 def not_estimable_text(tables: dict, *, settings: dict | None = None, site_names: dict | None = None,
                        detail: bool = True) -> str:
     """Dutch Markdown: which statistics of notebook 03 could not be computed, and why.
@@ -1288,7 +1314,8 @@ def not_estimable_text(tables: dict, *, settings: dict | None = None, site_names
     with a reason: tests, dz and the intervals, and with ``detail`` also the rank correlation
     and the secondary bootstrap intervals); ``detail=False`` (the report) leaves out the
     tables the report does not show (attrition, co-occurrence). Names outcomes and sites,
-    never persons or counts. Returns one sentence when everything could be computed.
+    never persons, and of counts only the published number of pairs without an interview date
+    (their interval could not be checked; ``n_interval_unknown`` of paired_summary). Returns one sentence when everything could be computed.
     """
     settings = settings or paired_settings()
     nl = settings["not_estimable_nl"]
@@ -1380,6 +1407,11 @@ def not_estimable_text(tables: dict, *, settings: dict | None = None, site_names
             sites.append(("alle krachtpunten samen" if s == "alle" else names.get(s, s)) + ": " + _dutch_list(words))
         if sites:
             lines.append("Uitval (T0-scores van wie bleef en wie uitviel): " + "; ".join(sites) + ".")
+    undated = _undated_pairs(t.get("paired_summary"))
+    if undated:
+        lines.append(f"Tijd tussen T0 en T1: niet na te gaan bij {undated} paren, omdat een interviewdatum "
+                     "ontbreekt; deze paren tellen mee in alle analyses, behalve in de controle met alleen paren "
+                     "binnen het tijdvenster.")
     co = t.get("paired_cooccurrence") if detail else None
     if co is not None and len(co):
         ne = co[co["not_estimable"].fillna("") != ""]

@@ -8,15 +8,25 @@ age text, free text). Rules, each logged in the cleaning log with the rule's nam
   export's usual label for that code: case, spaces, typos, other labels);
 * a "missing" answer (weet niet, wil niet zeggen, SPSS user-missing 98/99) becomes missing
   (logged with the reason); an empty cell is simply missing (not logged);
-* an unknown code, an unreadable number or a missing column stops with :class:`RawDataError`
-  naming file, row and column (never turned into missing silently);
-* out-of-range numbers and impossible dates become missing (logged);
+* an unknown code, an unreadable number or a missing column is a problem (never turned into
+  missing silently): every problem of every source is collected in one pass
+  (:class:`analysis.problems.Problems`) and the run stops with one :class:`RawDataError` that
+  lists them all, naming file, row and column (``problems.csv`` holds the full list);
+* out-of-range numbers and impossible dates become missing (logged); so do dates outside the
+  table's fieldwork window (study.yaml ``fieldwork``). Dates are read in the codebook's format
+  or as ISO text (Excel's real date cells); a file whose date column is mostly unreadable (a
+  changed export locale; study.yaml ``cleaning.unreadable_dates``) is one blocking problem;
 * a birth year typed as age becomes the age in the survey year (logged);
 * a postcode written in full becomes its PC4 (logged with the letters masked);
 * multi-select answers of a question that did not apply become missing (logged when ticked);
 * free-text and direct-identifier columns are never read into the tidy tables;
-* duplicate forms and empty forms are removed (one log row per removed row), and
-  rows in = rows kept + rows removed is checked.
+* duplicate forms and empty forms are removed (one log row per removed row, with the rule that
+  matched), and rows in = rows kept + rows removed is checked. Form numbers decide where they
+  exist (two numbers are two people); answers and timestamps (within study.yaml
+  ``cleaning.resubmission_minutes``) only where they do not: a missing number, or a survey
+  tool's response ID, new for every submission (:func:`remove_duplicates`);
+* a missing form number gets a stand-in that no form number can equal before pseudonymising
+  (logged).
 """
 
 from __future__ import annotations
@@ -33,10 +43,15 @@ import pandas as pd
 
 from analysis import codebook as cbmod
 from analysis.cleanlog import CleaningLog
-from analysis.readers import ROW, RawDataError, read_delimited, read_excel_sheet, read_sav
+from analysis.problems import Problems, safe_value
+from analysis.readers import (ROW, RawDataError, codebook_value_labels, read_delimited, read_excel_sheet, read_sav,
+                              sav_missing)
 from analysis.config import sha256
 
 FILE = "_file"
+#: The full date and time of a form (the ``date`` column keeps only the day): duplicate forms
+#: compare it (:func:`remove_duplicates`); never written to a processed table.
+STAMP = "_stamp"
 #: Environment variable holding the secret key for pseudonymised IDs.
 KEY_ENV = "KRACHTPUNTEN_PSEUDONYM_KEY"
 #: Documented default key, for the synthetic data only (README, "Real data").
@@ -61,52 +76,64 @@ def _required_columns(cb: cbmod.Codebook, source: str) -> list[str]:
     return cols
 
 
-def read_source(raw_dir: Path, source: str, cb: cbmod.Codebook, site: str | None = None) -> list[tuple[pd.DataFrame, str, dict]]:
+def read_source(raw_dir: Path, source: str, cb: cbmod.Codebook, site: str | None = None,
+                problems: Problems | None = None) -> list[tuple[pd.DataFrame, str, dict]]:
     """Read one source's raw file(s): ``[(raw frame, file name, context)]``.
 
     ``context`` carries what the file itself says, e.g. the wave of an interview sheet or SPSS
-    user-missing declarations. Workbooks with a sheet per wave give one item per sheet.
+    user-missing declarations. Workbooks with a sheet per wave give one item per sheet. With a
+    ``problems`` collector a file that cannot be read adds its problems and is left out (so the
+    other files are still checked); without one it raises :class:`RawDataError`.
     """
+    if problems is None:
+        return _read_source(raw_dir, source, cb, site, None)
+    items = problems.attempt(_read_source, raw_dir, source, cb, site, problems) or []
+    for frame, file, _ in items:
+        problems.file_read(file, len(frame))
+    return items
+
+
+def _read_source(raw_dir, source, cb, site, problems):
     src = cb.source(source)
     name = cb.file_name(source, site)
     path = Path(raw_dir) / name
     if not path.is_file():
-        raise RawDataError(path, f"not found in {raw_dir}; the codebook (sources.{source}.file) expects it there")
+        import difflib
+
+        present = sorted(p.name for p in Path(raw_dir).iterdir() if p.is_file()) if Path(raw_dir).is_dir() else []
+        near = difflib.get_close_matches(name, present, n=1, cutoff=0.6) or \
+            [p for p in present if p.casefold().split(".")[0] == name.casefold().split(".")[0]][:1]
+        hint = f"is {near[0]!r} this file? Rename it (a different format must be exported again as the codebook says); " if near else ""
+        raise RawDataError(path, f"not found in {raw_dir}",
+                           fix=f"{hint}the codebook (sources.{source}.file) expects it there; for a site that "
+                               "delivered no forms, put a file with only the header row there")
     required = _required_columns(cb, source)
     fmt, read = src["format"], src.get("read", {})
     if fmt == "csv":
-        return [(read_delimited(path, sep=read["sep"], encoding=read.get("encoding", "utf-8-sig"), required=required), name, {})]
+        frame = read_delimited(path, sep=read["sep"], encoding=read.get("encoding", "utf-8-sig"), required=required,
+                               problems=problems)
+        return [(frame, name, {})]
     if fmt == "xlsx":
         if "sheets" in read:
-            from analysis.readers import sheet_names
-
-            extra_sheets = [n for n in sheet_names(path) if n not in read["sheets"]]
-            if extra_sheets:
-                # e.g. a third wave: never silently left out of the analysis
-                raise RawDataError(path, f"has sheet(s) {extra_sheets} that the codebook does not know "
-                                   f"(expected {list(read['sheets'])}); add them under sources.{source}.read.sheets "
-                                   "in analysis/codebook.yaml, or remove them from the workbook")
-            return [
-                (read_excel_sheet(path, sheet=sheet, required=required), f"{name}[{sheet}]", {"wave": wave})
-                for sheet, wave in read["sheets"].items()
-            ]
-        return [(read_excel_sheet(path, sheet=read.get("sheet", 0), required=required), name, {})]
+            items = []
+            for k, (sheet, wave) in enumerate(read["sheets"].items()):
+                # the other sheets are looked at once: one holding forms (a third wave, say) is
+                # never silently left out, an empty one is fine
+                kwargs = {"sheet": sheet, "required": required, "expected_sheets": list(read["sheets"]) if k == 0 else None}
+                if problems is None:
+                    frame = read_excel_sheet(path, **kwargs)
+                else:  # a broken sheet is reported and the other sheets are still read
+                    frame = problems.attempt(read_excel_sheet, path, problems=problems, **kwargs)
+                if frame is not None:
+                    items.append((frame, f"{name}[{sheet}]", {"wave": wave}))
+            return items
+        sheet = read.get("sheet", 0)  # a single-sheet source: forms on any other sheet are reported
+        return [(read_excel_sheet(path, sheet=sheet, required=required, problems=problems, expected_sheets=[sheet]),
+                 name, {})]
     if fmt == "sav":
-        frame, meta = read_sav(path, required=required)
-        return [(frame, name, {"sav_missing": _sav_missing(meta)})]
+        frame, meta = read_sav(path, required=required, problems=problems, value_labels=codebook_value_labels(cb, source))
+        return [(frame, name, {"sav_missing": sav_missing(meta, frame), "sav_meta": meta})]
     raise ValueError(f"unknown format {fmt!r} for source {source!r}")
-
-
-def _sav_missing(meta) -> dict[str, set]:
-    """Per column, the user-missing codes the SPSS file declares (discrete values and ranges)."""
-    out: dict[str, set] = {}
-    for col, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
-        vals = set()
-        for r in ranges:
-            lo, hi = r["lo"], r["hi"]
-            vals.update(range(int(lo), int(hi) + 1) if hi - lo < 1000 else {lo, hi})
-        out[col] = vals
-    return out
 
 
 # --- mapping one source -----------------------------------------------------------------------
@@ -120,6 +147,7 @@ class _Ctx:
     log: CleaningLog
     raw: pd.DataFrame
     extra: dict = field(default_factory=dict)
+    problems: Problems = field(default_factory=Problems)
 
     @property
     def rows(self) -> pd.Series:
@@ -159,7 +187,7 @@ def _missing_reason(ctx: _Ctx, column: str, text: pd.Series, norm: pd.Series) ->
     reason = reason.where(reason.notna(), "")
     if declared is not None:
         # SPSS: only codes the file declares user-missing for this column mean missing
-        codes = {str(int(c)) if float(c).is_integer() else str(c) for c in declared}
+        codes = {c if isinstance(c, str) else str(int(c)) if float(c).is_integer() else str(c) for c in declared}
         reason = reason.where(norm.isin(codes) | (norm == ""), "")
     return reason
 
@@ -174,17 +202,17 @@ def _log_missing(ctx: _Ctx, column: str, text: pd.Series, reason: pd.Series) -> 
             ctx.log_many(sel, column, text, "", f"missing: {labels.get(why, why)}")
 
 
-def _unknown(ctx: _Ctx, column: str, text: pd.Series, bad: pd.Series, allowed) -> RawDataError:
-    first = bad[bad].index[0]
-    values = sorted(set(text[bad]))
-    more = f" ({int(bad.sum())} cells, values {values[:5]})" if bad.sum() > 1 else ""
-    return RawDataError(
-        ctx.files[first],
-        f"unknown value {text[first]!r}{more}; allowed: {list(allowed)[:12]}. Add it as a variant "
-        f"under sources.{ctx.source}.columns in analysis/codebook.yaml, or correct the export",
-        row=int(ctx.rows[first]),
-        column=column,
-    )
+def _unknown(ctx: _Ctx, column: str, text: pd.Series, bad: pd.Series, allowed, what: str = "unknown value") -> None:
+    """One problem per cell that the mapping cannot read (the cells are then treated as missing
+    for the rest of the pass, so that the other problems are found in the same run)."""
+    allowed = list(allowed)
+    shown = ", ".join(map(str, allowed[:12])) + (", …" if len(allowed) > 12 else "")
+    fix = (f"correct the export, or add the value as a variant under sources.{ctx.source}.columns in "
+           "analysis/codebook.yaml") if what == "unknown value" else "correct the value in the export"
+    for i in bad[bad].index:
+        value = safe_value(text[i])  # coded and numeric columns only: free text is never mapped
+        ctx.problems.add(ctx.files[i], f"{what} {value}; allowed: {shown}", fix, row=int(ctx.rows[i]),
+                         column=column, value=value)
 
 
 def _answers(ctx: _Ctx, column: str) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -209,8 +237,8 @@ def _map_coded(ctx: _Ctx, var: str, spec: dict) -> pd.Series:
     codes = norm.map(vmap)
     bad = answered & codes.isna()
     if bad.any():
-        raise _unknown(ctx, column, text, bad, spec["values"])
-    codes = codes.where(answered)
+        _unknown(ctx, column, text, bad, spec["values"])
+    codes = codes.where(answered & ~bad)
     variant = answered & (text != codes.map(usual))
     if variant.any():
         ctx.log_many(variant, column, text, codes, "harmonised spelling or label variant")
@@ -230,7 +258,7 @@ def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
             norm = ctx.norm(text)
             bad = ~norm.isin(unselected) & (norm != selected)
             if bad.any():
-                raise _unknown(ctx, raw_col, text, bad, [spec["selected"], ""])
+                _unknown(ctx, raw_col, text, bad, [spec["selected"], "(empty)"])
             out[f"{var}_{code}"] = norm == selected
         return out
     column, sep = spec["column"], spec["sep"]
@@ -241,14 +269,14 @@ def _map_multi(ctx: _Ctx, var: str, spec: dict) -> pd.DataFrame:
     tokens = tokens[tokens != ""]
     mapped = tokens.map(vmap)
     if mapped.isna().any():
-        idx = mapped[mapped.isna()].index[0]
-        raise RawDataError(
-            ctx.files[idx],
-            f"unknown option {tokens[mapped.isna()].iloc[0]!r} in {text[idx]!r}; allowed: {list(spec['values'])[:12]}. "
-            f"Add it as a variant under sources.{ctx.source}.columns.{var} in analysis/codebook.yaml",
-            row=int(ctx.rows[idx]),
-            column=column,
-        )
+        unknown = tokens[mapped.isna()]
+        for idx, token in unknown.groupby(level=0).first().items():
+            value = safe_value(token)
+            ctx.problems.add(ctx.files[idx], f"unknown option {value} in a multi-select answer; allowed: "
+                             f"{', '.join(map(str, list(spec['values'])[:12]))}",
+                             f"correct the export, or add it as a variant under sources.{ctx.source}.columns.{var} "
+                             "in analysis/codebook.yaml", row=int(ctx.rows[idx]), column=column, value=value)
+        mapped = mapped.dropna()
     for code, idx in mapped.groupby(mapped).groups.items():
         out.loc[np.unique(idx), f"{var}_{code}"] = True
     return out
@@ -259,11 +287,12 @@ def _parse_number(ctx: _Ctx, column: str, integer: bool) -> pd.Series:
     values = pd.to_numeric(norm.where(use).str.replace(",", ".", regex=False), errors="coerce")
     bad = use & values.isna()
     if bad.any():
-        raise _unknown(ctx, column, text, bad, ["a number"])
+        _unknown(ctx, column, text, bad, ["a number"], what="not a number:")
     if integer:
         frac = values.notna() & (values % 1 != 0)
         if frac.any():
-            raise _unknown(ctx, column, text, frac, ["a whole number"])
+            _unknown(ctx, column, text, frac, ["a whole number"], what="not a whole number:")
+            values = values.mask(frac)
         return values.astype("Int64")
     return values.astype("Float64")
 
@@ -281,7 +310,9 @@ def _parse_age_text(ctx: _Ctx, column: str, spec: dict, dates: pd.Series) -> pd.
     values = pd.to_numeric(stripped.where(use), errors="coerce")
     bad = use & (values.isna() | (values % 1 != 0))
     if bad.any():
-        raise _unknown(ctx, column, text, bad, ["an age in years (e.g. 45 or '45 jaar') or a birth year"])
+        _unknown(ctx, column, text, bad, ["an age in years (e.g. 45 or '45 jaar') or a birth year"],
+                 what="not an age:")
+        values = values.mask(bad)
     by = values >= spec.get("birth_year_from", 1900)
     if by.any():
         years = pd.to_datetime(dates).dt.year
@@ -295,28 +326,100 @@ def _parse_age_text(ctx: _Ctx, column: str, spec: dict, dates: pd.Series) -> pd.
     return values.astype("Int64")
 
 
-def _parse_date(ctx: _Ctx, column: str, spec: dict) -> pd.Series:
+#: ISO 8601 text (year first: never ambiguous), as Excel's real date cells reach the cleaning
+#: ("2025-03-03", "2025-03-03 00:00:00"). Checked by pattern because pandas' ISO parser also
+#: takes "2025" or "2025-03" as a day.
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+
+
+def _shown_format(fmt: str | None) -> str:
+    """``%d-%m-%Y`` as a user reads it: ``DD-MM-YYYY``.
+
+    >>> _shown_format("%d-%m-%Y"), _shown_format("%Y-%m-%d %H:%M:%S"), _shown_format(None)
+    ('DD-MM-YYYY', 'YYYY-MM-DD HH:MM:SS', 'a date (YYYY-MM-DD)')
+    """
+    if not fmt:
+        return "a date (YYYY-MM-DD)"
+    for code, shown in (("%d", "DD"), ("%m", "MM"), ("%Y", "YYYY"), ("%y", "YY"), ("%H", "HH"), ("%M", "MM"),
+                        ("%S", "SS"), ("%b", "MMM")):
+        fmt = fmt.replace(code, shown)
+    return fmt
+
+
+def _parse_date(ctx: _Ctx, var: str, column: str, spec: dict) -> pd.Series:
+    """A date column → timestamps (the time of day kept: duplicate forms compare it).
+
+    Text in the codebook's ``format``, or ISO text (what Excel's real date cells become, so a
+    column mixing typed text and date cells parses completely), or real date values. An
+    unreadable cell becomes missing (logged) -- unless most of a file's column is unreadable
+    (study.yaml ``cleaning.unreadable_dates``: a changed export locale), which is one blocking
+    problem for the column. Dates outside the table's fieldwork window (study.yaml
+    ``fieldwork``) are out of range: set to missing, logged.
+    """
     raw = ctx.raw[column]
     if pd.api.types.is_datetime64_any_dtype(raw):
-        return pd.to_datetime(raw).dt.normalize().astype("datetime64[ns]")
+        return _in_fieldwork(ctx, column, pd.to_datetime(raw).astype("datetime64[ns]"))
     text, _, answered = _answers(ctx, column)
     norm = text.str.strip()  # dates are compared as written, without case folding
     use = answered & (norm != "")
-    kind = spec.get("parse")
-    if kind in ("datetime", "date") and spec.get("format"):
-        parsed = pd.to_datetime(norm.where(use), format=spec["format"], errors="coerce")
+    kind, fmt = spec.get("parse"), spec.get("format")
+    if kind in ("datetime", "date") and fmt:
+        parsed = pd.to_datetime(norm.where(use), format=fmt, errors="coerce")
     elif kind == "spss_date":
         # pyreadstat returns dates already for date-formatted variables; numbers are SPSS seconds
         nums = pd.to_numeric(norm.where(use), errors="coerce")
         parsed = pd.to_datetime("1582-10-14") + pd.to_timedelta(nums, unit="s")
-        iso = pd.to_datetime(norm.where(use & nums.isna()), errors="coerce", format="ISO8601")
-        parsed = parsed.fillna(iso)
-    else:  # excel_date and ISO text
-        parsed = pd.to_datetime(norm.where(use), errors="coerce", format="ISO8601")
+    else:  # excel_date: ISO text below
+        parsed = pd.Series(pd.NaT, index=norm.index, dtype="datetime64[ns]")
+    iso = use & parsed.isna() & norm.str.fullmatch(_ISO.pattern)
+    if iso.any():
+        parsed = parsed.fillna(pd.to_datetime(norm.where(iso), errors="coerce", format="ISO8601"))
+    parsed = parsed.astype("datetime64[ns]")
     bad = use & parsed.isna()
     if bad.any():
-        ctx.log_many(bad, column, text, "", "impossible or unreadable date set to missing")
-    return parsed.dt.normalize().astype("datetime64[ns]")
+        blocked = _unreadable_column(ctx, var, column, text, use, bad, fmt)
+        repair = bad & ~ctx.files.isin(blocked)
+        if repair.any():
+            ctx.log_many(repair, column, text, "", "impossible or unreadable date set to missing")
+    return _in_fieldwork(ctx, column, parsed, text)
+
+
+def _unreadable_column(ctx: _Ctx, var: str, column: str, text: pd.Series, use: pd.Series, bad: pd.Series,
+                       fmt: str | None) -> set:
+    """Files in which most of the date column is unreadable: one blocking problem each (with
+    examples) instead of a log row per cell. Returns those files."""
+    rule = ctx.cb.cleaning("unreadable_dates")
+    share, least = float(rule["share"]), int(rule["min_cells"])
+    blocked = set()
+    for file, idx in bad[bad].groupby(ctx.files[bad]).groups.items():
+        n_bad, n_used = len(idx), int(use[ctx.files == file].sum())
+        if n_bad < least or n_bad <= share * n_used:
+            continue
+        blocked.add(file)
+        examples = ", ".join(list(dict.fromkeys(safe_value(text[i]) for i in idx))[:3])
+        shown = _shown_format(fmt)
+        ctx.problems.add(
+            file, f"{n_bad} of {n_used} dates cannot be read as {shown} (more than {share:.0%} of the column)",
+            f"the export's date format changed; export again as {shown} or set "
+            f"sources.{ctx.source}.columns.{var}.format in analysis/codebook.yaml",
+            column=column, value=examples)
+    return blocked
+
+
+def _in_fieldwork(ctx: _Ctx, column: str, stamps: pd.Series, text: pd.Series | None = None) -> pd.Series:
+    """Dates outside the table's fieldwork window (study.yaml ``fieldwork``) → missing, logged."""
+    window = ctx.cb.fieldwork(ctx.cb.source(ctx.source)["table"])
+    if window is None:
+        return stamps
+    lo, hi = window
+    days = stamps.dt.normalize()
+    out = stamps.notna() & ((days < lo) | (days > hi))
+    if out.any():
+        old = stamps.dt.strftime("%Y-%m-%d") if text is None else text
+        ctx.log_many(out, column, old, "", f"date outside the fieldwork window [{lo.date()}, {hi.date()}]: "
+                                           "set to missing")
+        stamps = stamps.mask(out)
+    return stamps
 
 
 def _check_range(ctx: _Ctx, var: str, column: str, values: pd.Series) -> pd.Series:
@@ -355,7 +458,7 @@ def _site(ctx: _Ctx, column: str) -> pd.Series:
     codes = text.str.upper().map(known)
     bad = codes.isna()
     if bad.any():
-        raise _unknown(ctx, column, text, bad, list(ctx.cb.sites))
+        _unknown(ctx, column, text, bad, list(ctx.cb.sites), what="unknown site")
     return codes.astype(object)
 
 
@@ -374,22 +477,30 @@ def _log_unmapped_columns(ctx: _Ctx, source: str) -> None:
             ctx.log.add(file, 1, col, "", "", "column not in the codebook: not read")
 
 
-def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: CleaningLog, file, extra: dict | None = None) -> pd.DataFrame:
+def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: CleaningLog, file, extra: dict | None = None,
+               problems: Problems | None = None, *, keep_stamp: bool = False) -> pd.DataFrame:
     """Map one raw table through its codebook source into tidy columns (plus ``_row``/``_file``).
 
     ``file`` is the raw file's name, or a Series giving it per row when several files of the
     same source are mapped in one pass (faster than one pass per file). Free-text variables are
-    not read; identifiers are kept raw here and pseudonymised later.
+    not read; identifiers are kept raw here and pseudonymised later. Cells that cannot be read
+    are added to ``problems`` (and are missing in the result); without a collector the problems
+    are raised together at the end. ``keep_stamp``: add the full date and time of the (first)
+    date variable as ``_stamp`` (the ``date`` column holds the day).
     """
     files = file if isinstance(file, pd.Series) else pd.Series(file, index=raw.index, dtype=object)
-    ctx = _Ctx(cb, source, files, log, raw, extra or {})
+    own = problems is None
+    problems = Problems() if own else problems
+    ctx = _Ctx(cb, source, files, log, raw, extra or {}, problems)
     cols = cb.source(source)["columns"]
     _log_unmapped_columns(ctx, source)
     out: dict[str, pd.Series | pd.DataFrame] = {}
+    stamps = {}
     # dates first: age from a birth year needs the survey date
     for var, spec in cols.items():
         if cb.variable(var)["type"] == "date":
-            out[var] = _parse_date(ctx, spec["column"], spec)
+            stamps[var] = _parse_date(ctx, var, spec["column"], spec)
+            out[var] = stamps[var].dt.normalize()
     for var, spec in cols.items():
         vdef = cb.variable(var)
         vtype = vdef["type"]
@@ -414,8 +525,12 @@ def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: Cleaning
             out[var] = _as_text(raw[spec["column"]]).str.strip().replace("", pd.NA).astype(object)
     parts = [v.to_frame(k) if isinstance(v, pd.Series) else v for k, v in out.items()]
     tidy = pd.concat(parts, axis=1)
+    if keep_stamp:
+        tidy[STAMP] = next(iter(stamps.values())) if stamps else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     tidy[ROW] = raw[ROW].to_numpy()
     tidy[FILE] = files.to_numpy()
+    if own:
+        problems.raise_if_blocking()
     return tidy
 
 
@@ -448,28 +563,89 @@ def apply_applies_if(tidy: pd.DataFrame, cb: cbmod.Codebook, log: CleaningLog) -
 # --- rows: duplicates, empty forms ------------------------------------------------------------
 
 
-def remove_duplicates(tidy: pd.DataFrame, id_col: str, log: CleaningLog) -> tuple[pd.DataFrame, pd.Series]:
-    """Remove forms entered twice: identical answers in one file (the ID may differ or repeat).
+def remove_duplicates(tidy: pd.DataFrame, id_col: str, log: CleaningLog, problems: Problems | None = None, *,
+                      minutes: float = 0, by_answers: pd.Series | None = None,
+                      id_columns: dict | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """Remove forms entered twice; returns the kept rows and, per file, the number removed.
 
-    Returns the kept rows and, per file, the number removed. The first occurrence is kept; each
-    removed row is logged with the row it duplicates. The same ID with *different* answers is
-    not a duplicate but an entry error: it stops with a message naming both rows.
+    The rules, each logged with the one that matched (one log row per removed row, naming the
+    row it duplicates; the first is kept):
+
+    * **Form numbers** identify forms: two forms with different numbers are two people, even
+      with identical answers. The same number twice with the same answers is one form typed
+      twice (removed); with different answers it is an entry error, a blocking problem naming
+      both rows.
+    * **Answers** identify forms only where there is no form number (a missing number, or a
+      survey tool's response ID, new for every submission: ``by_answers`` marks those rows):
+      every answer the same and the timestamps at most ``minutes`` apart (a form resubmitted
+      two minutes later, across midnight too). A form without a number that repeats a numbered
+      form is the copy (removed).
+
+    "Answers" are every column except the ID, the row and the date; the date is compared as
+    the timestamp ``_stamp`` when present (else ``date``), within ``minutes``. ``id_columns``:
+    the raw ID column per file, for the problem's column (default ``id_col``). ``by_answers``
+    is positional (one flag per row of ``tidy``).
     """
-    content = [c for c in tidy.columns if c not in (id_col, ROW)]
-    dup = tidy.duplicated(subset=content, keep="first")
-    if dup.any():
-        first = tidy.groupby(content, dropna=False, sort=False)[ROW].transform("first")
-        for file, idx in tidy.index[dup].groupby(tidy.loc[dup, FILE]).items():
-            for i in idx:
-                log.add(file, tidy.at[i, ROW], "*", "", "", f"duplicate form (same answers as row {first[i]}): removed")
-    kept = tidy[~dup]
-    clash = kept[id_col].notna() & kept.duplicated(subset=[FILE, id_col], keep=False)
-    if clash.any():
-        rows = kept.loc[clash, [FILE, id_col, ROW]].sort_values([FILE, id_col, ROW])
-        f, ident = rows.iloc[0][FILE], rows.iloc[0][id_col]
-        both = rows.loc[(rows[FILE] == f) & (rows[id_col] == ident), ROW].tolist()
-        raise RawDataError(f, f"ID {ident!r} occurs in rows {both} with different answers; correct the ID or the answers in the export", row=int(both[1]), column=id_col)
-    return kept, tidy.loc[dup, FILE].value_counts()
+    problems, own = _collector(problems)
+    when_col = STAMP if STAMP in tidy else ("date" if "date" in tidy else None)
+    content = [c for c in tidy.columns if c not in (id_col, ROW, STAMP, "date")]
+    when = tidy[when_col] if when_col else pd.Series(pd.NaT, index=tidy.index, dtype="datetime64[ns]")
+    tol = pd.Timedelta(minutes=minutes)
+    free = tidy[id_col].isna()
+    if by_answers is not None:  # positional: one flag per row of tidy
+        free |= pd.Series(np.asarray(by_answers, dtype=bool), index=tidy.index)
+
+    def same_time(i, j) -> bool:
+        a, b = when[i], when[j]
+        return (pd.isna(a) and pd.isna(b)) or (pd.notna(a) and pd.notna(b) and abs(a - b) <= tol)
+
+    group = tidy.groupby(content, dropna=False, sort=False).ngroup()
+    removed: dict = {}
+    # 1. the same ID twice (form number, or a response ID listed twice)
+    with_id = tidy[tidy[id_col].notna()]
+    twice = with_id[with_id.duplicated([FILE, id_col], keep=False)]  # only these need a look
+    for (file, ident), idx in twice.groupby([FILE, id_col], sort=False).groups.items():
+        kept_rows: list = []
+        for i in idx:
+            match = next((k for k in kept_rows if group[k] == group[i] and same_time(k, i)), None)
+            if match is None:
+                kept_rows.append(i)
+            else:
+                removed[i] = (match, "(same form number)")
+        if len(kept_rows) > 1:
+            rows = [int(tidy.at[k, ROW]) for k in kept_rows]
+            column = (id_columns or {}).get(file, id_col)
+            differ = "different answers" if len({group[k] for k in kept_rows}) > 1 else \
+                f"the same answers but dates more than {minutes:g} minutes apart"
+            problems.add(file, f"form number {safe_value(ident)} occurs in rows {rows} with {differ}",
+                         "correct the form number or the answers in the export", row=rows[1], column=column)
+    # 2. forms without a form number: compared on their answers and timestamps
+    left = tidy.index.difference(list(removed))
+    candidates = group[left][group[left].duplicated(keep=False)]
+    for _, idx in candidates.groupby(candidates).groups.items():
+        if not free[idx].any():
+            continue
+        order = sorted(idx, key=lambda i: (bool(free[i]), i))  # numbered forms first: the copy is the one without
+        kept_rows = []
+        for i in order:
+            match = next((k for k in kept_rows if same_time(k, i)), None) if free[i] else None
+            if match is None:
+                kept_rows.append(i)
+                continue
+            numbered = not pd.isna(tidy.at[i, id_col])  # a survey tool's response ID (by_answers)
+            why = "the response ID is new for each submission" if numbered else "no form number"
+            what = "timestamp" if numbered else "date"
+            removed[i] = (match, f"({why}; compared on all answers and the {what} within ±{minutes:g} minutes)")
+    dup = pd.Series(tidy.index.isin(list(removed)), index=tidy.index)
+    for i in sorted(removed, key=lambda i: (tidy.at[i, FILE], tidy.at[i, ROW])):
+        match, why = removed[i]
+        while match in removed:  # a copy of a copy: name the form that is kept
+            match = removed[match][0]
+        log.add(tidy.at[i, FILE], tidy.at[i, ROW], "*", "", "",
+                f"duplicate form: same answers as row {tidy.at[match, ROW]} {why}: removed")
+    if own:
+        problems.raise_if_blocking()
+    return tidy[~dup], tidy.loc[dup, FILE].value_counts()
 
 
 def remove_empty(tidy: pd.DataFrame, substantive: list[str], log: CleaningLog) -> tuple[pd.DataFrame, pd.Series]:
@@ -481,6 +657,28 @@ def remove_empty(tidy: pd.DataFrame, substantive: list[str], log: CleaningLog) -
 
 
 # --- pseudonymisation -------------------------------------------------------------------------
+
+
+#: Stands in for a missing form number before hashing. A form number is text from one cell,
+#: which never holds a NUL character (Excel cannot store one), so no form's number can equal it.
+_NO_ID = "\x00no form number\x00{file}\x00{row}"
+
+
+def _without_gaps(tidy: pd.DataFrame, id_col: str, log: CleaningLog, id_columns: dict | None = None) -> pd.Series:
+    """The raw IDs with each missing one replaced by a stand-in from its file and row, which no
+    other form's number can equal (the row number alone could: form 7 and the form in row 7).
+    Each replaced ID is logged."""
+    ids = tidy[id_col].astype(object)
+    gap = ids.isna()
+    if gap.any():
+        fill = [_NO_ID.format(file=f, row=r) for f, r in zip(tidy.loc[gap, FILE], tidy.loc[gap, ROW])]
+        ids = ids.copy()
+        ids[gap] = fill
+        for i in tidy.index[gap]:
+            file = tidy.at[i, FILE]
+            log.add(file, tidy.at[i, ROW], (id_columns or {}).get(file, id_col), "", "(pseudonym from file and row)",
+                    "no form number: pseudonym made from the file and row, which no form number can equal")
+    return ids
 
 
 def pseudonym_key(synthetic: bool) -> bytes:
@@ -621,73 +819,118 @@ def _finish(tidy: pd.DataFrame, cb: cbmod.Codebook, table: str) -> pd.DataFrame:
     missing = [c for c in cols if c not in tidy]
     if missing:
         raise RuntimeError(f"table {table}: columns {missing} were not produced (codebook/cleaning mismatch)")
-    return tidy[cols].reset_index(drop=True)
+    out = tidy[cols].reset_index(drop=True)
+    if out.empty:  # no forms at all: text columns get the text type that values would have given them
+        out = out.astype({c: str for c in out.columns if out[c].dtype == object})
+    return out
 
 
-def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None) -> Cleaned:
-    """All sites' reach questionnaires → one tidy table (one row per respondent)."""
+def _collector(problems: Problems | None) -> tuple[Problems, bool]:
+    """The caller's collector, or a new one that the function raises from itself at the end."""
+    return (Problems(), True) if problems is None else (problems, False)
+
+
+def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None,
+                problems: Problems | None = None) -> Cleaned | None:
+    """All sites' reach questionnaires → one tidy table (one row per respondent).
+
+    With a ``problems`` collector every problem is added there and the cleaning goes on as far
+    as it can (None when no file could be read); without one, all problems are raised at once.
+    """
     raw_dir = Path(raw_dir)
     cb = cb or cbmod.load(raw_dir=raw_dir)
     synthetic = is_synthetic(raw_dir) if synthetic is None else synthetic
+    problems, own = _collector(problems)
     log = CleaningLog()
     groups: dict[tuple, list] = {}
-    received = {}
+    received, site_of = {}, {}
     for site, source in cb.site_sources("reach").items():
-        for raw, file, extra in read_source(raw_dir, source, cb, site):
-            received[file] = len(raw)
+        for raw, file, extra in read_source(raw_dir, source, cb, site, problems):
+            received[file], site_of[file] = len(raw), site
             raw = raw.assign(_site=site, _fname=file)
             # files of one source (and the same SPSS missing-value declarations) are mapped together
             key = (source, repr(sorted((k, sorted(v)) for k, v in extra.get("sav_missing", {}).items())))
             groups.setdefault(key, []).append((raw, extra))
-    parts = []
+    if not groups:
+        problems.raise_if_blocking() if own else None
+        return None
+    parts, by_answers, id_columns = [], [], {}
     for (source, _), items in groups.items():
         raw = pd.concat([r for r, _ in items], ignore_index=True)
-        tidy = map_source(raw, source, cb, log, raw["_fname"], items[0][1])
+        tidy = map_source(raw, source, cb, log, raw["_fname"], items[0][1], problems, keep_stamp=True)
         tidy.insert(0, "site", raw["_site"].to_numpy())
         parts.append(tidy)
+        by_answers.append(np.full(len(tidy), cb.identifies(source) == "submission"))
+        id_columns.update(dict.fromkeys(raw["_fname"].unique(), cb.mapping(source, "respondent_id")["column"]))
     tidy = pd.concat(parts, ignore_index=True)
+    tidy["_by_answers"] = np.concatenate(by_answers)
     order = {f: i for i, f in enumerate(received)}
     tidy = tidy.sort_values([FILE, ROW], key=lambda c: c.map(order) if c.name == FILE else c, kind="stable").reset_index(drop=True)
-    tidy, n_dup = remove_duplicates(tidy, "respondent_id", log)
-    substantive = [c for c in tidy.columns if c not in ("site", "respondent_id", "date", ROW, FILE)]
+    tidy, n_dup = remove_duplicates(tidy.drop(columns="_by_answers"), "respondent_id", log, problems,
+                                    minutes=cb.cleaning("resubmission_minutes"), by_answers=tidy["_by_answers"],
+                                    id_columns=id_columns)
+    if problems.blocking_count:  # every problem is found by now; what follows only shapes the output
+        return problems.raise_if_blocking() if own else None
+    substantive = [c for c in tidy.columns if c not in ("site", "respondent_id", "date", STAMP, ROW, FILE)]
     tidy, n_empty = remove_empty(tidy, substantive, log)
     tidy = apply_applies_if(tidy, cb, log)
     tidy["age_group"] = age_groups(tidy["age"], cb)
     tidy = tidy.join(_djg(tidy))
     tidy["reached"] = tidy["visits"].ne("nooit").astype("boolean").mask(tidy["visits"].isna())
-    tidy["respondent_id"] = pseudonymise(tidy["respondent_id"].fillna(tidy[ROW].astype(str)), tidy["site"], pseudonym_key(synthetic))
+    ids = _without_gaps(tidy, "respondent_id", log, id_columns)
+    tidy["respondent_id"] = pseudonymise(ids, tidy["site"], pseudonym_key(synthetic))
     flow = _flow(pd.Series(received), {"duplicates": n_dup, "out_of_scope": n_empty}, tidy[FILE].value_counts())
-    flow.insert(1, "site", flow["file"].map(tidy.groupby(FILE)["site"].first()))
+    flow.insert(1, "site", flow["file"].map(site_of))  # from the read, so a file without forms keeps its site
     origin = tidy[[FILE, ROW]].rename(columns={FILE: "file", ROW: "row"}).reset_index(drop=True)
     return Cleaned(_finish(tidy, cb, "reach"), log, flow, origin)
 
 
-def clean_proxy(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None) -> Cleaned:
-    """Proxy reports (visitors about residents who do not come) → one row per report."""
+def clean_proxy(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: bool | None = None,
+                problems: Problems | None = None) -> Cleaned | None:
+    """Proxy reports (visitors about residents who do not come) → one row per report.
+
+    ``problems``: as in :func:`clean_reach` (None when the file could not be read)."""
     raw_dir = Path(raw_dir)
     cb = cb or cbmod.load(raw_dir=raw_dir)
     synthetic = is_synthetic(raw_dir) if synthetic is None else synthetic
+    problems, own = _collector(problems)
     log = CleaningLog()
-    (raw, file, extra), = read_source(raw_dir, "proxy", cb)
-    tidy = map_source(raw, "proxy", cb, log, file, extra)
-    tidy, n_dup = remove_duplicates(tidy, "proxy_id", log)
-    substantive = [c for c in tidy.columns if c not in ("site", "proxy_id", "date", ROW, FILE)]
+    items = read_source(raw_dir, "proxy", cb, problems=problems)
+    if not items:
+        return None
+    (raw, file, extra), = items
+    tidy = map_source(raw, "proxy", cb, log, file, extra, problems, keep_stamp=True)
+    id_columns = {file: cb.mapping("proxy", "proxy_id")["column"]}
+    tidy, n_dup = remove_duplicates(tidy, "proxy_id", log, problems, minutes=cb.cleaning("resubmission_minutes"),
+                                    by_answers=pd.Series(cb.identifies("proxy") == "submission", index=tidy.index),
+                                    id_columns=id_columns)
+    if problems.blocking_count:
+        return problems.raise_if_blocking() if own else None
+    substantive = [c for c in tidy.columns if c not in ("site", "proxy_id", "date", STAMP, ROW, FILE)]
     tidy, n_empty = remove_empty(tidy, substantive, log)
-    tidy["proxy_id"] = pseudonymise(tidy["proxy_id"].fillna(tidy[ROW].astype(str)), tidy["site"], pseudonym_key(synthetic), prefix="P")
+    ids = _without_gaps(tidy, "proxy_id", log, id_columns)
+    tidy["proxy_id"] = pseudonymise(ids, tidy["site"], pseudonym_key(synthetic), prefix="P")
     flow = _flow(pd.Series({file: len(raw)}), {"duplicates": n_dup, "out_of_scope": n_empty}, tidy[FILE].value_counts())
     return Cleaned(_finish(tidy, cb, "proxy"), log, flow)
 
 
-def clean_sites(raw_dir: Path, cb: cbmod.Codebook | None = None) -> Cleaned:
-    """The site questionnaire → one row per krachtpunt."""
+def clean_sites(raw_dir: Path, cb: cbmod.Codebook | None = None, *, problems: Problems | None = None) -> Cleaned | None:
+    """The site questionnaire → one row per krachtpunt (``problems``: as in :func:`clean_reach`)."""
     raw_dir = Path(raw_dir)
     cb = cb or cbmod.load(raw_dir=raw_dir)
+    problems, own = _collector(problems)
     log = CleaningLog()
-    (raw, file, extra), = read_source(raw_dir, "sites", cb)
-    tidy = map_source(raw, "sites", cb, log, file, extra)
-    if tidy["site"].duplicated().any():
-        i = tidy.index[tidy["site"].duplicated()][0]
-        raise RawDataError(file, f"site {tidy.at[i, 'site']!r} appears twice; keep one row per site", row=int(tidy.at[i, ROW]), column="site")
+    items = read_source(raw_dir, "sites", cb, problems=problems)
+    if not items:
+        return None
+    (raw, file, extra), = items
+    tidy = map_source(raw, "sites", cb, log, file, extra, problems)
+    column = cb.mapping("sites", "site")["column"]
+    for i in tidy.index[tidy["site"].notna() & tidy["site"].duplicated()]:
+        problems.add(file, f"site {tidy.at[i, 'site']!r} appears twice", "keep one row per site",
+                     row=int(tidy.at[i, ROW]), column=column)
+    if problems.blocking_count:
+        return problems.raise_if_blocking() if own else None
     flow = _flow(pd.Series({file: len(raw)}), {}, tidy[FILE].value_counts())
     return Cleaned(_finish(tidy, cb, "sites"), log, flow)
 
@@ -742,16 +985,26 @@ def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFra
 
 
 def clean_all_reach(raw_dir: Path, out: Path) -> dict:
-    """Notebook 01 in one call: reach, proxy and sites cleaned, validated and written.
+    """Notebook 01 in one call: every raw source checked, then reach, proxy and sites cleaned,
+    validated and written.
 
-    Returns the cleaned tables, the combined log, the flow table and the list of written files.
+    Every source (the interviews too) is checked first, in one pass
+    (:func:`analysis.checkraw.check_raw`); the problems go to ``<out>/internal/problems.csv`` and
+    a problem that blocks the analysis stops here, before anything is written, with one error
+    listing them all. Returns the cleaned tables, the combined log, the flow table, the list of
+    written files and the problems.
     """
+    from analysis import results
+    from analysis.checkraw import check_raw
+
     raw_dir, out = Path(raw_dir), Path(out)
     cb = cbmod.load(raw_dir=raw_dir)
     synthetic = is_synthetic(raw_dir)
-    reach = clean_reach(raw_dir, cb, synthetic=synthetic)
-    proxy = clean_proxy(raw_dir, cb, synthetic=synthetic)
-    sites = clean_sites(raw_dir, cb)
+    pseudonym_key(synthetic)  # no key for real data: say so before reading anything
+    problems, cleaned = check_raw(raw_dir, cb, synthetic=synthetic)
+    problems.write(results.internal_dir(out))
+    problems.raise_if_blocking()
+    reach, proxy, sites = cleaned["reach"], cleaned["proxy"], cleaned["sites"]
     log = pd.concat([c.log.frame() for c in (reach, proxy, sites)], ignore_index=True)
     flow = pd.concat([reach.flow, proxy.flow, sites.flow], ignore_index=True)
     for col in ("duplicates", "out_of_scope"):
@@ -760,4 +1013,4 @@ def clean_all_reach(raw_dir: Path, out: Path) -> dict:
     flow = flow[["file", "site", "received", "duplicates", "out_of_scope", "kept"]]
     tables = {"reach": reach.table, "proxy": proxy.table, "sites": sites.table}
     written = write_outputs(out, tables, log=log, flow=flow, raw_dir=raw_dir)
-    return {"tables": tables, "log": log, "flow": flow, "written": written}
+    return {"tables": tables, "log": log, "flow": flow, "written": written, "problems": problems.frame()}

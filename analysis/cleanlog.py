@@ -69,7 +69,7 @@ class CleaningLog:
     def frame(self) -> pd.DataFrame:
         """The log as a table, in the order entries were made."""
         if not self.parts:
-            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in COLUMNS})
+            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "str") for c in COLUMNS})
         data = {c: np.concatenate([p[c] for p in self.parts]) for c in COLUMNS}
         out = pd.DataFrame(data)
         return out.astype({"row": "int64", **{c: object for c in COLUMNS if c != "row"}})

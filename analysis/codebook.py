@@ -48,8 +48,12 @@ SOURCE_KEYS = {
 }
 MAPPING_KEYS = {
     "column", "columns", "values", "selected", "sep", "parse", "format", "suffix",
-    "birth_year_from", "label",
+    "birth_year_from", "label", "identifies",
 }
+#: What an identifier column identifies: a ``form`` (a form number, the default: two numbers
+#: are two forms) or a ``submission`` (a survey tool's response ID, new for every submission,
+#: so a form sent twice has two IDs and duplicates are found by their answers).
+IDENTIFIES = {"form", "submission"}
 PARSERS = {"integer", "number", "date", "datetime", "spss_date", "excel_date", "age_text"}
 #: Name of the file, in a raw directory, that lists extra (generated) sites and their export
 #: style; written by the synthetic-data generator at ``--scale`` above 1 (analysis/synth/).
@@ -259,6 +263,53 @@ class Codebook:
         """One raw value as the source's mapping compares it."""
         return normalise_text(value, self.source(source).get("normalise", []))
 
+    def identifies(self, source: str) -> str | None:
+        """What the source's identifier column identifies (``form`` or ``submission``; None
+        when the source has no identifier column).
+
+        >>> load().identifies("DH"), load().identifies("LH"), load().identifies("sites")
+        ('submission', 'form', None)
+        """
+        for var, m in self.source(source)["columns"].items():
+            if self.variables[var].get("identifier"):
+                return m.get("identifies", "form")
+        return None
+
+    # ----- study settings used by the cleaning (analysis/study.yaml) ---------------------
+    def fieldwork(self, table: str):
+        """``(first day, last day)`` of a table's fieldwork window as Timestamps (inclusive),
+        or None when study.yaml gives none (``fieldwork.<table>``).
+
+        >>> [str(d.date()) for d in load().fieldwork("reach")]
+        ['2025-02-01', '2025-09-30']
+        """
+        import pandas as pd
+
+        window = (self.study.get("fieldwork") or {}).get(table)
+        if window is None:
+            return None
+        where = f"analysis/study.yaml fieldwork.{table}"
+        if not isinstance(window, (list, tuple)) or len(window) != 2:
+            raise ValueError(f"{where}: give [first day, last day] as YYYY-MM-DD, not {window!r}")
+        try:
+            lo, hi = (pd.Timestamp(str(d)) for d in window)
+        except ValueError:
+            raise ValueError(f"{where}: {window!r} are not dates; write them as YYYY-MM-DD") from None
+        if lo > hi:
+            raise ValueError(f"{where}: the first day {lo.date()} is after the last day {hi.date()}")
+        return lo.normalize(), hi.normalize()
+
+    def cleaning(self, key: str):
+        """One setting of study.yaml ``cleaning`` (e.g. ``resubmission_minutes``).
+
+        >>> load().cleaning("unreadable_dates")["share"]
+        0.5
+        """
+        settings = self.study.get("cleaning") or {}
+        if key not in settings:
+            raise ValueError(f"analysis/study.yaml cleaning: needs {key} (see the comments there)")
+        return settings[key]
+
 
 def _err(where: str, what: str) -> ValueError:
     return ValueError(f"analysis/codebook.yaml, {where}: {what}")
@@ -390,6 +441,9 @@ def validate(cb: Codebook) -> None:
                 if c in seen_cols:
                     raise _err(vwhere, f"raw column {c!r} is also mapped to {seen_cols[c]!r}")
                 seen_cols[c] = var
+            if "identifies" in m and (not vdef.get("identifier") or m["identifies"] not in IDENTIFIES):
+                raise _err(vwhere, f"identifies is for identifier columns and is one of {sorted(IDENTIFIES)}, "
+                                   f"not {m['identifies']!r}")
             if m.get("parse") is not None and m["parse"] not in PARSERS:
                 raise _err(vwhere, f"parse {m['parse']!r} is not one of {sorted(PARSERS)}")
             if vdef["type"] in CODED and "codes_from" not in vdef:
@@ -415,6 +469,11 @@ def validate(cb: Codebook) -> None:
                         raise _err(vwhere, f"codes {unmapped} have no raw value; the export cannot say them")
             elif "values" in m and vdef["type"] not in CODED:
                 raise _err(vwhere, f"values given for a variable of type {vdef['type']}")
+    for table in (cb.study.get("fieldwork") or {}):
+        if table not in d["tables"]:
+            raise ValueError(f"analysis/study.yaml fieldwork: {table!r} is not a table of analysis/codebook.yaml "
+                             f"(tables: {sorted(d['tables'])})")
+        cb.fieldwork(table)
 
 
 def extra_sites(raw_dir: str | os.PathLike | None) -> dict:

@@ -936,14 +936,16 @@ def _scan(out_dir, output_dir, repo_dir) -> tuple[list[Finding], list[str]]:
             return [Finding("unreadable", str(path), "", f"could not be read ({type(exc).__name__}: {exc})")]
 
     if out is not None:
-        tables = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".csv"))
+        # hidden files are the temporaries of a write in progress (or killed), not outputs
+        tables = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".csv")
+                        and not any(part.startswith(".") for part in p.relative_to(out).parts))
         for p in tables:
             rel = p.relative_to(out).parts
             publishable = rel[0] == "results" and p.suffix.lower() == ".csv"
             findings += guarded(p, lambda p=p, pub=publishable: _scan_table(_read_table(p), str(p), publishable=pub))
         scanned.append(f"{len(tables)} tables in {out}")
     if output is not None:
-        notebooks = sorted((output / "notebooks").glob("*.ipynb"))
+        notebooks = sorted(p for p in (output / "notebooks").glob("*.ipynb") if not p.name.startswith("."))
         for p in notebooks:
             findings += guarded(p, lambda p=p: _scan_notebook(p))
         scanned.append(f"{len(notebooks)} executed notebooks")

@@ -35,7 +35,14 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``share`` -- ``k / n``
     * ``ci_low``, ``ci_high`` -- Wilson 95% CI of ``share``
     * ``n_missing`` -- respondents whose reach status is unknown (left out of every analysis)
-    * ``not_estimable`` -- ``""``, or ``too few respondents ...`` where ``n`` is 0
+    * ``not_estimable`` -- ``""``, or ``too few respondents ...`` where ``n`` is 0, or ``empty
+      group: no forms from <site>`` for a site that delivered no forms (or a header only)
+
+A site that delivered no forms keeps its rows in every per-site table (counts, Table 1,
+representation, R-indicator, reasons, channels), with n = 0, empty numbers and ``not_estimable``
+= ``empty group: no forms from <site>``, when the notebook passes ``sites=`` (:func:`expected_sites`,
+the sites with a reach export in the codebook). It is not in the reach model (a site without
+rows is no level of the site fixed effect); analysis/report.py says so in a sentence.
 
 ``reach_table1.csv`` -- Table 1, long and numeric (:func:`table1_by_site`)
     * ``site``, ``site_label``
@@ -121,6 +128,7 @@ Results tables (``<out>/results/``; the same columns in ``<out>/internal/``)
     * ``reference_is_estimate`` -- ``True`` for a survey estimate (the national loneliness
       bands), whose uncertainty the interval does not include
     * ``caveat`` -- Dutch caveat for the report, if any
+    * ``not_estimable`` -- ``""``, or ``empty group: no forms from <site>`` (then n = 0, no ratio)
 
 ``reach_cbs_not_compared.csv`` -- comparisons that could NOT be made (:func:`not_compared`)
     * ``site``, ``site_label``, ``variable``, ``variable_label``
@@ -320,15 +328,49 @@ def _cb(cb):
     return codebook_mod.load() if cb is None else cb
 
 
-def _site_order(values, cb) -> list:
-    present = set(pd.Series(values).dropna().unique())
+def _site_order(values, cb, sites: Sequence[str] | None = None) -> list:
+    present = set(pd.Series(values).dropna().unique()) | set(sites or ())
     known = [s for s in _cb(cb).codes("site") if s in present]
     return known + sorted(present - set(known))
 
 
-def site_codes(values, cb=None) -> list:
-    """The site codes present in ``values``, in study.yaml order (generated sites after, sorted)."""
-    return _site_order(values, cb)
+def site_codes(values, cb=None, sites: Sequence[str] | None = None) -> list:
+    """The site codes present in ``values`` (and in ``sites``), in study.yaml order (generated sites after, sorted)."""
+    return _site_order(values, cb, sites)
+
+
+def expected_sites(cb=None) -> list:
+    """The sites that should have delivered reach forms: every site with a reach export in the codebook.
+
+    Notebook 02 passes them as ``sites=`` to the per-site tables, so that a site that delivered
+    no forms (or a header only) keeps its row, with n = 0 and the reason (:func:`no_forms_reason`),
+    instead of disappearing without a word. With ``cb`` loaded for a raw directory the generated
+    sites of a national monitor are included.
+
+    >>> expected_sites()
+    ['DH', 'LH', 'PS']
+    """
+    cb = _cb(cb)
+    have = cb.site_sources("reach")
+    return [x for x in cb.codes("site") if x in have]
+
+
+#: Start of the ``not_estimable`` reason of every row of a site that delivered no forms.
+NO_FORMS = "empty group: no forms from"
+
+
+def no_forms_reason(site: str) -> str:
+    """The ``not_estimable`` reason of a site without forms (key ``empty group``, README "Small numbers").
+
+    >>> no_forms_reason("LH")
+    'empty group: no forms from LH'
+    """
+    return f"{NO_FORMS} {site}"
+
+
+def _no_forms(reach: pd.DataFrame, sites: Sequence[str] | None) -> set:
+    """The sites of ``sites`` without a single row in the reach table (no forms, or a header only)."""
+    return set(sites or ()) - set(reach["site"].dropna().unique())
 
 
 def _site_label(site, cb) -> str:
@@ -409,11 +451,12 @@ def prepare(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame
     return d
 
 
-def _blocks(d: pd.DataFrame, cb, with_all: bool = True):
-    """(site code, rows) per site in codebook order, then all sites pooled."""
+def _blocks(d: pd.DataFrame, cb, with_all: bool = True, sites: Sequence[str] | None = None):
+    """(site code, rows) per site in codebook order (no rows for a site of ``sites`` without data),
+    then all sites pooled."""
     by_site = dict(tuple(d.groupby("site", sort=False, observed=True)))  # one pass, not a mask per site
-    for site in _site_order(d["site"], cb):
-        yield site, by_site[site]
+    for site in _site_order(d["site"], cb, sites):
+        yield site, by_site.get(site, d.iloc[:0])
     if with_all:
         yield ALL, d
 
@@ -421,8 +464,11 @@ def _blocks(d: pd.DataFrame, cb, with_all: bool = True):
 # ----------------------------------------------------------------------------------------------
 # counts and Table 1
 # ----------------------------------------------------------------------------------------------
-def reach_counts(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+def reach_counts(reach: pd.DataFrame, s: dict | None = None, cb=None, sites: Sequence[str] | None = None) -> pd.DataFrame:
     """Respondents and the share reached, per site and pooled, with Wilson 95% CIs.
+
+    ``sites`` (notebook 02: :func:`expected_sites`): every one of them gets a row; one without
+    forms has n = 0 and ``not_estimable`` = :func:`no_forms_reason`. Default: the sites in the data.
 
     Examples
     --------
@@ -434,6 +480,8 @@ def reach_counts(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     0   DH  3  1  0.333333          1
     1   LH  2  2  1.000000          0
     2  all  5  3  0.600000          1
+    >>> reach_counts(df, sites=["DH", "LH", "PS"]).iloc[2][["site", "n", "not_estimable"]].astype(str).tolist()
+    ['PS', '0', 'empty group: no forms from PS']
     """
     s = spec() if s is None else s
     cb = _cb(cb)
@@ -442,19 +490,22 @@ def reach_counts(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
     flags = pd.DataFrame({"n": known.to_numpy(), "k": (reach[g].astype("boolean").fillna(False) & known).to_numpy(),
                           "n_missing": (~known).to_numpy()}, index=reach.index)
     # one groupby for every site (a loop over 300 sites took seconds), then the pooled row
-    counts = _by_site_then_all(flags, reach["site"], cb)
+    counts = _by_site_then_all(flags, reach["site"], cb, sites)
+    empty = _no_forms(reach, sites)
     return pd.DataFrame({"site": counts.index, "site_label": [_site_label(x, cb) for x in counts.index],
                          "n": counts["n"].to_numpy(), "k": counts["k"].to_numpy(),
                          **_wilson_or_nan(counts["k"].to_numpy(), counts["n"].to_numpy()),
                          "n_missing": counts["n_missing"].to_numpy(),
-                         "not_estimable": [f"too few respondents (n = 0 with a known reach status) at "
+                         "not_estimable": [no_forms_reason(x) if x in empty else
+                                           f"too few respondents (n = 0 with a known reach status) at "
                                            f"{'all sites' if x == ALL else x}" if n == 0 else ""
                                            for x, n in zip(counts.index, counts["n"])]})
 
 
-def _by_site_then_all(flags: pd.DataFrame, site: pd.Series, cb) -> pd.DataFrame:
-    """Column sums of 0/1 ``flags`` per site (study order, as :func:`_blocks`), then ``all`` (int64)."""
-    per = flags.groupby(site.to_numpy(), sort=False).sum().reindex(_site_order(site, cb))
+def _by_site_then_all(flags: pd.DataFrame, site: pd.Series, cb, sites: Sequence[str] | None = None) -> pd.DataFrame:
+    """Column sums of 0/1 ``flags`` per site (study order, as :func:`_blocks`; 0 for a site of
+    ``sites`` without rows), then ``all`` (int64)."""
+    per = flags.groupby(site.to_numpy(), sort=False).sum().reindex(_site_order(site, cb, sites), fill_value=0)
     per.loc[ALL] = flags.sum()
     return per.astype("int64")
 
@@ -470,7 +521,7 @@ def _wilson_or_nan(k: np.ndarray, n: np.ndarray) -> dict:
     return out
 
 
-def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None, sites: Sequence[str] | None = None) -> pd.DataFrame:
     """Table 1 (reached vs not reached) per site and pooled, long and numeric.
 
     Parameters
@@ -479,6 +530,10 @@ def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Da
         The reach table of notebook 01 (not modified); :func:`prepare` is applied.
     s : dict, optional
         :func:`spec` (variables, non-normal variables, Monte Carlo tables).
+    sites : sequence of str, optional
+        Sites that get a block even without data (notebook 02: :func:`expected_sites`); a site
+        without forms has counts of 0 and ``not_estimable`` = :func:`no_forms_reason` on every
+        row. Default: the sites in the data.
 
     Returns
     -------
@@ -505,7 +560,9 @@ def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Da
     d = prepare(reach, s, cb)
     t = s["table1"]
     frames = []
-    blocks = _blocks(d, cb) if per_site_detail(d["site"].nunique(), s) else [(ALL, d)]
+    empty = _no_forms(reach, sites)
+    n_sites = len(_site_order(d["site"], cb, sites))
+    blocks = _blocks(d, cb, sites=sites) if per_site_detail(n_sites, s) else [(ALL, d)]
     for site, sub in blocks:
         # a site where everyone (or no one) was reached is valid data: counts for both groups
         # (0 in the empty one), the tests and SMDs "not estimable: empty group ..."
@@ -514,6 +571,8 @@ def table1_by_site(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Da
         t1 = compare.table1(sub, s["group"], t["categorical"], t["continuous"], nonnormal=t["nonnormal"],
                             groups=[True, False], missing_label=MISSING, n_resamples=int(t["fisher_resamples"]),
                             group_names=names)
+        if site in empty:
+            t1["not_estimable"] = no_forms_reason(site)
         t1.insert(0, "site", site)
         frames.append(t1)
     out = pd.concat(frames, ignore_index=True)
@@ -1083,14 +1142,19 @@ def cbs_shares(reference: pd.DataFrame, sites: Sequence[str], s: dict | None = N
     return shares, missing
 
 
-def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None = None, cb=None,
+                   sites: Sequence[str] | None = None) -> pd.DataFrame:
     """Representation ratios of visitors (reached) against the CBS population, per site.
 
     Returns
     -------
     pandas.DataFrame
         See ``reach_representation.csv`` in the module docstring; only site x variable pairs
-        for which CBS has a figure for every compared level (see :func:`not_compared`).
+        for which CBS has a figure for every compared level (see :func:`not_compared`). A site
+        of ``sites`` (notebook 02: :func:`expected_sites`) that delivered no forms keeps its
+        rows, with n = 0, no ratio and ``not_estimable`` = :func:`no_forms_reason`; ``not_estimable``
+        is empty on every other row (a site with forms but no visitor with a compared answer has
+        no rows, as before).
 
     Notes
     -----
@@ -1127,7 +1191,8 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
     cb = _cb(cb)
     d = prepare(reach, s, cb)
     visitors = d[d[s["group"]]]
-    sites = _site_order(d["site"], cb)
+    empty = _no_forms(reach, sites)
+    sites = _site_order(d["site"], cb, sites)
     shares, _ = cbs_shares(reference, sites, s, cb)
     by_site = dict(tuple(visitors.groupby("site", sort=False, observed=True)))  # once, not per site x variable
     no_visitors = visitors.iloc[:0]
@@ -1140,7 +1205,7 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
         known = x.notna()
         inside = x.isin(levels)
         n = int(inside.sum())
-        if n == 0:
+        if n == 0 and site not in empty:
             continue
         counts = x[inside].value_counts()
         blocks.append(g)
@@ -1149,12 +1214,21 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
         extra.append((site, var, len(levels), int((known & ~inside).sum()), int((~known).sum())))
     cols = ["site", "site_label", "variable", "variable_label", "level", "level_label", "region_code", "region_name",
             "cbs_variable", "year", "table_id", "n", "k", "share", "population_share", "ratio", "ci_low", "ci_high",
-            "n_excluded", "n_missing", "population", "reference_is_estimate", "caveat"]
+            "n_excluded", "n_missing", "population", "reference_is_estimate", "caveat", "not_estimable"]
     if not blocks:
         return pd.DataFrame(columns=cols)
     g = pd.concat(blocks, ignore_index=True)
-    # one call for every site and variable (elementwise, so the same numbers as a call per block)
-    rr = proportions.representation_ratio(ks, ns, g["population_share"].to_numpy())
+    # one call for every site and variable (elementwise, so the same numbers as a call per block);
+    # the rows of a site without forms (n = 0) stay NaN
+    ns_, ks_ = np.asarray(ns, dtype="int64"), np.asarray(ks, dtype="int64")
+    pos = ns_ > 0
+    rr = pd.DataFrame({c: np.full(len(ns_), np.nan) for c in ("share", "ratio", "ci_low", "ci_high")})
+    rr["n"], rr["k"] = ns_, ks_
+    rr["population_share"] = g["population_share"].to_numpy(dtype=float)
+    if pos.any():
+        part = proportions.representation_ratio(ks_[pos], ns_[pos], g["population_share"].to_numpy()[pos])
+        for c in ("share", "population_share", "ratio", "ci_low", "ci_high"):
+            rr.loc[pos, c] = part[c].to_numpy()
     reps = [e[2] for e in extra]
     sites_, vars_ = np.repeat([e[0] for e in extra], reps), np.repeat([e[1] for e in extra], reps)
     site_labels = {x: _site_label(x, cb) for x in dict.fromkeys(sites_)}
@@ -1174,6 +1248,7 @@ def representation(reach: pd.DataFrame, reference: pd.DataFrame, s: dict | None 
     res["population"] = g["population"].to_numpy()
     res["reference_is_estimate"] = g["reference_is_estimate"].to_numpy().astype(bool)
     res["caveat"] = g["caveat"].to_numpy()
+    res["not_estimable"] = [no_forms_reason(x) if x in empty else "" for x in sites_]
     return res[cols]
 
 
@@ -1217,8 +1292,11 @@ def not_compared(reference: pd.DataFrame, sites: Sequence[str], s: dict | None =
                                        "region_code", "cbs_variables", "reason", "reason_nl"])
 
 
-def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None, sites: Sequence[str] | None = None) -> pd.DataFrame:
     """R-indicator of reach (Schouten, Cobben & Bethlehem 2009) per site and pooled.
+
+    ``sites`` (notebook 02: :func:`expected_sites`): every one gets a row; one without forms
+    has n = 0 and ``not_estimable`` = :func:`no_forms_reason`. Default: the sites in the data.
 
     Notes
     -----
@@ -1246,10 +1324,13 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
         d[var] = pd.Categorical(x.where(x.isin(levels)), categories=list(levels))
     cfg = s["r_indicator"]
     rows = []
-    for site, sub in _blocks(d, cb):
+    empty = _no_forms(reach, sites)
+    for site, sub in _blocks(d, cb, sites=sites):
         r = representativeness.r_indicator_fit(sub, s["group"], list(aux), n_boot=int(cfg.get("bootstrap_resamples", 0)),
                                                seed=int(s["seed"]), max_failed_share=float(cfg.get("max_failed_share", 0.1)))
-        if r["not_estimable"].iloc[0]:
+        if site in empty:
+            r["not_estimable"] = no_forms_reason(site)
+        elif r["not_estimable"].iloc[0]:
             r["not_estimable"] = f"{r['not_estimable'].iloc[0]} at {'all sites' if site == ALL else site}"
         r.insert(0, "site", site)
         r.insert(1, "site_label", _site_label(site, cb))
@@ -1260,12 +1341,14 @@ def r_indicators(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.Data
 # ----------------------------------------------------------------------------------------------
 # reasons, would-like, channels
 # ----------------------------------------------------------------------------------------------
-def _multi_by_site(data: pd.DataFrame, columns: dict, cb, who: str) -> pd.DataFrame:
+def _multi_by_site(data: pd.DataFrame, columns: dict, cb, who: str, sites: Sequence[str] | None = None,
+                   no_forms: set = frozenset()) -> pd.DataFrame:
     """:func:`analysis.stats.proportions.multiselect_shares` per site (study order) and pooled.
 
     The pooled block is the library call itself (which also checks the option columns); the
     per-site blocks are the same counts from one groupby, because a call per site took ~40 ms
-    (seconds for a national monitor of 300 sites).
+    (seconds for a national monitor of 300 sites). Every site of ``sites`` gets rows (n = 0
+    without data); those in ``no_forms`` (sites without reach forms) get :func:`no_forms_reason`.
     """
     cols = list(columns)
     pooled = proportions.multiselect_shares(data, cols)
@@ -1274,7 +1357,7 @@ def _multi_by_site(data: pd.DataFrame, columns: dict, cb, who: str) -> pd.DataFr
     flags = opts.fillna(False).astype("int64")
     flags = flags.mul(answered.astype("int64"), axis=0)
     flags["_n"], flags["_n_missing"] = answered.astype("int64"), (~answered).astype("int64")
-    per = _by_site_then_all(flags, data["site"], cb).drop(index=ALL)
+    per = _by_site_then_all(flags, data["site"], cb, sites).drop(index=ALL)
     n_sites, n_opts = len(per), len(cols)
     k = per[cols].to_numpy().ravel()
     n = np.repeat(per["_n"].to_numpy(), n_opts)
@@ -1285,13 +1368,19 @@ def _multi_by_site(data: pd.DataFrame, columns: dict, cb, who: str) -> pd.DataFr
     out = pd.concat([sites, pooled], ignore_index=True)
     out["option"] = out["option"].map(columns)
     # nobody to count (no non-visitors at a site, no proxy reports): a row with a reason, not an error
-    out["not_estimable"] = [f"too few respondents (n = 0 {who} answered) at {'all sites' if x == ALL else x}"
+    out["not_estimable"] = [no_forms_reason(x) if x in no_forms else
+                            f"too few respondents (n = 0 {who} answered) at {'all sites' if x == ALL else x}"
                             if k == 0 else "" for x, k in zip(out["site"], out["n"])]
     return out
 
 
-def reasons(reach: pd.DataFrame, proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+def reasons(reach: pd.DataFrame, proxy: pd.DataFrame, s: dict | None = None, cb=None,
+            sites: Sequence[str] | None = None) -> pd.DataFrame:
     """Reasons for not coming: non-visitors themselves and proxy reports, per site, Wilson CIs.
+
+    ``sites`` (notebook 02: :func:`expected_sites`): every one gets rows in both sources (n = 0
+    without data); a site without reach forms has :func:`no_forms_reason` on its non-visitor
+    rows (its proxy reports are a file of their own and are counted as usual).
 
     Non-visitors are the respondents not reached (the reasons question is asked when they
     never visited); proxy reports are what visitors say about people they know who do not
@@ -1316,9 +1405,9 @@ def reasons(reach: pd.DataFrame, proxy: pd.DataFrame, s: dict | None = None, cb=
     cols = cb.multi_columns("reasons")
     labels = cb.labels("reasons", "nl")
     non = reach[reach[s["group"]].notna() & ~reach[s["group"]].astype("boolean").fillna(True)]
-    a = _multi_by_site(non, cols, cb, "non-visitors")
+    a = _multi_by_site(non, cols, cb, "non-visitors", sites, _no_forms(reach, sites))
     a.insert(1, "source", "non_visitors")
-    b = _multi_by_site(proxy, cols, cb, "proxy reporters")
+    b = _multi_by_site(proxy, cols, cb, "proxy reporters", sites)
     b.insert(1, "source", "proxy")
     out = pd.concat([a, b], ignore_index=True)
     out.insert(1, "site_label", out["site"].map({x: _site_label(x, cb) for x in out["site"].unique()}))
@@ -1327,8 +1416,10 @@ def reasons(reach: pd.DataFrame, proxy: pd.DataFrame, s: dict | None = None, cb=
     return out
 
 
-def would_like(proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
+def would_like(proxy: pd.DataFrame, s: dict | None = None, cb=None, sites: Sequence[str] | None = None) -> pd.DataFrame:
     """Whether, according to the proxy, the person would like to come; per site, Wilson CIs.
+
+    ``sites``: every one gets rows (n = 0 and a reason where there are no proxy reports).
 
     Examples
     --------
@@ -1347,7 +1438,7 @@ def would_like(proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFr
     x = proxy["would_like"]
     flags = pd.DataFrame({**{c: x.eq(c).fillna(False).astype(bool).to_numpy() for c in codes}, "_n": x.notna().to_numpy(),
                           "_n_missing": x.isna().to_numpy()}, index=proxy.index)
-    per = _by_site_then_all(flags, proxy["site"], cb)  # one groupby, not a loop over sites
+    per = _by_site_then_all(flags, proxy["site"], cb, sites)  # one groupby, not a loop over sites
     n_codes = len(codes)
     k, n = per[codes].to_numpy().ravel(), np.repeat(per["_n"].to_numpy(), n_codes)
     ci = pd.DataFrame({"n": n, "k": k, **_wilson_or_nan(k, n)})  # NaN where nobody answered
@@ -1362,13 +1453,17 @@ def would_like(proxy: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFr
                "not_estimable"]]
 
 
-def heard(reach: pd.DataFrame, s: dict | None = None, cb=None) -> pd.DataFrame:
-    """How visitors (reached) heard of the krachtpunt, per site, with Wilson CIs (aim 2)."""
+def heard(reach: pd.DataFrame, s: dict | None = None, cb=None, sites: Sequence[str] | None = None) -> pd.DataFrame:
+    """How visitors (reached) heard of the krachtpunt, per site, with Wilson CIs (aim 2).
+
+    ``sites`` (notebook 02: :func:`expected_sites`): every one gets rows; one without forms has
+    n = 0 and :func:`no_forms_reason`.
+    """
     s = spec() if s is None else s
     cb = _cb(cb)
     cols = cb.multi_columns("heard")
     visitors = reach[reach[s["group"]].astype("boolean").fillna(False)]
-    out = _multi_by_site(visitors, cols, cb, "visitors")
+    out = _multi_by_site(visitors, cols, cb, "visitors", sites, _no_forms(reach, sites))
     out.insert(1, "site_label", out["site"].map({x: _site_label(x, cb) for x in out["site"].unique()}))
     out.insert(3, "label", out["option"].map(cb.labels("heard", "nl")))
     return out
@@ -1401,6 +1496,18 @@ def _empty_figure(title: str, text: str):
     return fig
 
 
+#: Panel-title note of a site that delivered no forms (its rows carry :func:`no_forms_reason`).
+NO_FORMS_NL = "geen formulieren ontvangen"
+
+
+def _no_forms_sites(table: pd.DataFrame) -> set:
+    """Sites whose rows say they delivered no forms (``not_estimable`` starts with :data:`NO_FORMS`)."""
+    if "not_estimable" not in table.columns or table.empty:
+        return set()
+    flagged = table["not_estimable"].fillna("").astype(str).str.startswith(NO_FORMS)
+    return set(table.loc[flagged, "site"])
+
+
 def _shown(k, n, m) -> bool:
     """A point is drawn unless it rests on 1 to m-1 people (STUDY.md section 9)."""
     return not (1 <= k < m or 1 <= n < m)
@@ -1430,18 +1537,21 @@ def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title
                              sharex=True, sharey=True, layout="constrained", squeeze=False)
     offsets = np.linspace(-0.18, 0.18, len(series)) if len(series) > 1 else [0.0]
     y = {opt: i for i, opt in enumerate(order)}
+    no_forms = _no_forms_sites(table)
     for ax, site in zip(axes.ravel(), sites):
         blk = table[table["site"] == site]
         for (col, val, name), off, marker, colour in zip(series, offsets, ["o", "s"], ["#1f4e79", "#c55a11"]):
             part = blk[blk[col] == val] if col else blk
             for _, r in part.iterrows():
                 yy = y[r["option"]] + off
+                if r["n"] == 0:  # nobody to count (no forms, no non-visitors): nothing to draw
+                    continue
                 if _shown(r["k"], r["n"], m):
                     ax.hlines(yy, r["ci_low"], r["ci_high"], color=colour, linewidth=1.2)
                     ax.plot(r["share"], yy, marker, color=colour, markersize=4.5)
                 else:
                     ax.text(0.005, yy, f"<{m}", color=colour, fontsize=7, va="center")
-        ax.set_title(names[site], fontsize=10)
+        ax.set_title(f"{names[site]}\n({NO_FORMS_NL})" if site in no_forms else names[site], fontsize=10)
         ax.set_xlim(0, 1)
         ax.grid(axis="x", color="0.9")
         for side in ("top", "right"):
@@ -1503,20 +1613,31 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
         title = f"{title}: de {limit} krachtpunten met de meeste bezoekers (van {len(sites)})"
         sites = [x for x in sites if x in top]
         table = table[table["site"].isin(top)]
-    sizes = [int((table["site"] == x).sum()) for x in sites]
+    no_forms = _no_forms_sites(table)
+    sizes = [1 if x in no_forms else int((table["site"] == x).sum()) for x in sites]  # a site without forms: one line
     fig, axes = plt.subplots(len(sites), 1, figsize=(7.5, 0.34 * sum(sizes) + 0.75 * len(sites) + 1.0),
                              sharex=True, layout="constrained", squeeze=False,
                              gridspec_kw={"height_ratios": sizes})
-    shown = table[[_shown(k, n, m) for k, n in zip(table["k"], table["n"])]]
+    shown = table[[n > 0 and _shown(k, n, m) for k, n in zip(table["k"], table["n"])]]  # n = 0: no forms
     positive = shown["ci_low"][shown["ci_low"] > 0]  # a share of 0 has bound 0: no place on a log axis
     lo = min(positive.min() if len(positive) else 1.0, 1.0) / 1.25
-    hi = max(shown["ci_high"].max() if len(shown) else 1.0, 1.0) * 1.25
+    hi = max(shown["ci_high"].max() if shown["ci_high"].notna().any() else 1.0, 1.0) * 1.25
+    fixed = {v for v, c in _comparisons(s).items() if "region" in c}  # national, not the site's region
     for ax, site in zip(axes[:, 0], sites):
         blk = table[table["site"] == site].reset_index(drop=True)
+        if site in no_forms:
+            ax.set_xscale("log")
+            ax.set_xlim(lo, hi)
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{blk['site_label'].iloc[0]}: {NO_FORMS_NL}, geen vergelijking", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=9)
+            continue
         y = np.arange(len(blk))[::-1]
         ax.axvline(1.0, color="0.4", linestyle="--", linewidth=1)
         for yy, (_, r) in zip(y, blk.iterrows()):
-            if _shown(r["k"], r["n"], m):
+            if r["n"] == 0:
+                ax.text(1.0, yy, " –", fontsize=8, va="center")
+            elif _shown(r["k"], r["n"], m):
                 ax.hlines(yy, r["ci_low"], r["ci_high"], color="0.15", linewidth=1.4)
                 ax.plot(r["ratio"], yy, "s", color="0.15", markersize=5)
             else:
@@ -1524,7 +1645,6 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         _log2_ticks(ax, lo, hi)
-        fixed = {v for v, c in _comparisons(s).items() if "region" in c}  # national, not the site's region
         # short labels ("Eenzaamheid: matig eenzaam (2-4)*"); the asterisk is explained below the axis
         ax.set_yticks(y, [f"{vl.split(' (')[0]}: {ll}{'*' if v in fixed else ''}"
                           for v, vl, ll in zip(blk["variable"], blk["variable_label"], blk["level_label"])])
@@ -1535,7 +1655,9 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     note = "\n* vergeleken met het landelijke CBS-cijfer, niet met de wijk" if fixed else ""
-    axes[-1, 0].set_xlabel("representatieratio: aandeel onder bezoekers / aandeel in de bevolking (95%-BI)" + note)
+    drawn = [ax for ax, x in zip(axes[:, 0], sites) if x not in no_forms] or [axes[-1, 0]]
+    drawn[-1].tick_params(axis="x", labelbottom=True)
+    drawn[-1].set_xlabel("representatieratio: aandeel onder bezoekers / aandeel in de bevolking (95%-BI)" + note)
     fig.suptitle(f"{title}\n1 = even vaak als in de bevolking; boven 1 oververtegenwoordigd",
                  fontsize=11)
     return fig
@@ -1558,7 +1680,8 @@ def not_estimable_table(table1: pd.DataFrame | None = None, r_ind: pd.DataFrame 
     statistic), ``reason`` (the table's own reason, verbatim) and ``reason_nl`` (its key in
     Dutch, study.yaml ``reach.not_estimable_nl``). :func:`not_estimable_text` turns it into the
     sentence notebook 02 and the report show. Tables without that column (an older model
-    table) contribute nothing.
+    table) contribute nothing. A site that delivered no forms (:func:`no_forms_reason`) gets
+    one row per table (``what`` = ``alle cijfers``), not one per variable or option.
 
     Examples
     --------
@@ -1571,10 +1694,17 @@ def not_estimable_table(table1: pd.DataFrame | None = None, r_ind: pd.DataFrame 
     """
     s = spec() if s is None else s
     rows = []
+    said = set()  # (table, site) of the sites without forms already named
 
-    def add(table, site, label, what, reason):
+    def add(table, site, label, what, reason, part=""):
+        reason_nl = not_estimable_nl(reason, s)
+        if str(reason).startswith(NO_FORMS):
+            if (table, site, part) in said:
+                return
+            said.add((table, site, part))
+            what, reason_nl = f"alle cijfers{part}", f"{reason_nl}: {NO_FORMS_NL}"  # part: " van <source>"
         rows.append({"table": table, "site": site, "site_label": label, "what": what, "reason": reason,
-                     "reason_nl": not_estimable_nl(reason, s)})
+                     "reason_nl": reason_nl})
 
     def flagged(t):
         if t is None or "not_estimable" not in t.columns:
@@ -1603,7 +1733,8 @@ def not_estimable_table(table1: pd.DataFrame | None = None, r_ind: pd.DataFrame 
         for key, g in ([] if f.empty else f.groupby(keys, sort=False)):
             r = g.iloc[0]
             label = f"{what} ({r['source_label']})" if "source" in keys else what
-            add(name, r["site"], r["site_label"], label, r["not_estimable"])
+            part = f" van {str(r['source_label']).split(' (')[0]}" if "source" in keys else ""
+            add(name, r["site"], r["site_label"], label, r["not_estimable"], part)
     return pd.DataFrame(rows, columns=NOT_ESTIMABLE_COLUMNS)
 
 
@@ -1611,7 +1742,8 @@ def not_estimable_text(table: pd.DataFrame, max_sites: int = 5) -> str:
     """Dutch sentence(s) saying what in stage 02 could not be computed, from :func:`not_estimable_table`.
 
     Grouped by table and reason; at most ``max_sites`` sites are named per group (then "en N
-    andere"), so the sentence stays readable for a national monitor.
+    andere"), so the sentence stays readable for a national monitor. Sites that delivered no
+    forms come first, in one sentence that names the tables they are empty in.
 
     Examples
     --------
@@ -1622,10 +1754,23 @@ def not_estimable_text(table: pd.DataFrame, max_sites: int = 5) -> str:
     'Niet alles kon worden berekend. Tabel 1: toets voor Geslacht bij De Pitstop (lege groep).'
     >>> not_estimable_text(t.iloc[:0])
     'Alle statistieken van het bereik konden worden berekend.'
+    >>> lh = {"site": "LH", "site_label": "Wijkatelier Lindenholt", "reason": "empty group: no forms from LH",
+    ...       "reason_nl": "lege groep: geen formulieren ontvangen"}
+    >>> not_estimable_text(pd.DataFrame([{**lh, "table": "Tabel 1", "what": "alle cijfers"},
+    ...                                  {**lh, "table": "R-indicator", "what": "alle cijfers"}]))
+    'Niet alles kon worden berekend. Van Wijkatelier Lindenholt zijn geen formulieren (lege groep), dus geen cijfers in: Tabel 1 en R-indicator.'
     """
     if table is None or table.empty:
         return "Alle statistieken van het bereik konden worden berekend."
     parts = []
+    empty = table["reason"].fillna("").astype(str).str.startswith(NO_FORMS)
+    if empty.any():
+        for sites_, g in table[empty].groupby("site_label", sort=False):
+            tables = [f"{tb} ({w[len('alle cijfers '):]})" if w != "alle cijfers" else tb
+                      for tb, w in zip(g["table"], g["what"])]
+            listed = ", ".join(tables[:-1]) + " en " + tables[-1] if len(tables) > 1 else tables[0]
+            parts.append(f"Van {sites_} zijn geen formulieren (lege groep), dus geen cijfers in: {listed}.")
+        table = table[~empty]
     for tname, tg in table.groupby("table", sort=False):
         items = []
         for (what, why), g in tg.groupby(["what", "reason_nl"], sort=False):

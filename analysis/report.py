@@ -198,20 +198,194 @@ def synthetic_banner(synthetic: bool) -> str:
     return SYNTHETIC_BANNER.format(extra="Trek er geen conclusies uit over de krachtpunten.")
 
 
+def _site_names() -> dict:
+    """``{site code: Dutch name}`` from analysis/study.yaml."""
+    return {s: cfg["name"] for s, cfg in config.study()["sites"].items()}
+
+
+#: ``site`` of the flow rows of files that are not one site's reach export (proxy, site questionnaire).
+FLOW_ALL = "alle"
+
+
 def flow_table(flow: pd.DataFrame) -> pd.DataFrame:
-    """The cleaning flow (results/cleaning_flow.csv) with Dutch headers and formatted counts."""
+    """The cleaning flow (results/cleaning_flow.csv) with Dutch headers and formatted counts.
+
+    Every row stays, also a site's file that delivered no forms (0 received, 0 analysed);
+    :func:`empty_sites_sentence` says it in words under the table.
+    """
     from analysis import fmt
 
-    names = {s: cfg["name"] for s, cfg in config.study()["sites"].items()}
+    names = _site_names()
     out = pd.DataFrame({
         "Bestand": flow["file"],
-        "Krachtpunt": flow["site"].map(lambda s: names.get(s, "alle krachtpunten" if s == "alle" else s)),
+        "Krachtpunt": flow["site"].map(lambda s: names.get(s, "alle krachtpunten" if s == FLOW_ALL else s)),
         "Ontvangen": flow["received"].map(lambda v: fmt.number(v, 0)),
         "Dubbel": flow["duplicates"].map(lambda v: fmt.number(v, 0)),
         "Leeg": flow["out_of_scope"].map(lambda v: fmt.number(v, 0)),
         "Geanalyseerd": flow["kept"].map(lambda v: fmt.number(v, 0)),
     })
     return out
+
+
+def _names_text(names: list) -> str:
+    """'A', 'A en B', 'A, B en C'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " en " + names[-1]
+
+
+def empty_sites(flow: pd.DataFrame | None = None, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The sites of which no form was analysed: ``site``, ``site_label``, ``received``, ``kept``.
+
+    From the cleaning flow (results/cleaning_flow.csv: a site's rows summed; a site of
+    analysis/study.yaml without a row counts as 0 received) or, in notebook 02 which does not
+    read the flow, from results/reach_counts.csv (``n`` and ``n_missing`` both 0; ``received``
+    unknown, NaN). A site whose forms were all removed in cleaning has ``received`` > 0.
+
+    >>> flow = pd.DataFrame({"file": ["DH_bereik.csv", "LH_bereik.xlsx", "PS_bereik.sav", "proxy_meldingen.csv"],
+    ...                      "site": ["DH", "LH", "PS", "alle"], "received": [160, 0, 143, 66], "kept": [159, 0, 143, 66]})
+    >>> empty_sites(flow)[["site", "received"]].values.tolist()
+    [['LH', 0]]
+    """
+    names = _site_names()
+    cols = ["site", "site_label", "received", "kept"]
+    if flow is not None:
+        rows = flow[flow["site"] != FLOW_ALL]
+        per = rows.groupby("site", sort=False)[["received", "kept"]].sum()
+        per = per.reindex(list(dict.fromkeys([*names, *per.index])), fill_value=0)
+        per = per[pd.to_numeric(per["kept"]) == 0]
+        return pd.DataFrame({"site": per.index, "site_label": [names.get(x, x) for x in per.index],
+                             "received": per["received"].to_numpy(), "kept": per["kept"].to_numpy()}, columns=cols)
+    if counts is not None:
+        from analysis import reach
+
+        def zero(v):
+            return not _is_suppressed(v) and pd.notna(v) and float(v) == 0
+
+        sub = counts[(counts["site"] != reach.ALL) & counts["n"].map(zero) & counts["n_missing"].map(zero)]
+        return pd.DataFrame({"site": sub["site"].to_numpy(), "site_label": sub["site_label"].to_numpy(),
+                             "received": float("nan"), "kept": 0}, columns=cols)
+    raise ValueError("empty_sites: give the cleaning flow (flow=) or the reach counts (counts=).")
+
+
+def empty_sites_sentence(flow: pd.DataFrame | None = None, counts: pd.DataFrame | None = None,
+                         say_none: bool = False) -> str:
+    """Dutch sentence(s) naming the sites of which no form was analysed.
+
+    Shown under the flow table (notebook 01, the report) and above the per-site results
+    (notebook 02, the report's reach section). Arguments as :func:`empty_sites`. When every
+    site has forms: ``""``, or with ``say_none`` a sentence saying so (the notebooks).
+
+    >>> flow = pd.DataFrame({"file": ["DH_bereik.csv", "LH_bereik.xlsx", "PS_bereik.sav"], "site": ["DH", "LH", "PS"],
+    ...                      "received": [160, 0, 143], "kept": [159, 0, 143]})
+    >>> print(empty_sites_sentence(flow))
+    Van Wijkatelier Lindenholt kwamen geen formulieren binnen; dit krachtpunt ontbreekt in de vergelijkingen per krachtpunt en in het regressiemodel (in de tabellen per krachtpunt staat het met 0).
+    """
+    table = empty_sites(flow, counts)
+    if table.empty:
+        return "Van elk krachtpunt zijn formulieren geanalyseerd." if say_none else ""
+    parts = []
+    none_in = table[pd.to_numeric(table["received"]).eq(0)]
+    removed = table[pd.to_numeric(table["received"]).gt(0)]
+    unknown = table[table["received"].isna()]
+    if len(none_in):
+        parts.append(f"Van {_names_text(list(none_in['site_label']))} kwamen geen formulieren binnen")
+    for _, r in removed.iterrows():
+        n = int(r["received"])
+        parts.append(f"van {r['site_label']} kwam{'en' if n != 1 else ''} {num(n, 0)} formulier{'en' if n != 1 else ''} "
+                     "binnen, maar na het opschonen bleef er geen over")
+    if len(unknown):
+        parts.append(f"van {_names_text(list(unknown['site_label']))} is geen enkel formulier geanalyseerd "
+                     "(zie de tabel met ontvangen formulieren van notebook 01)")
+    text = "; ".join(parts)
+    one = len(table) == 1
+    return (text[:1].upper() + text[1:] + "; " + ("dit krachtpunt ontbreekt" if one else "deze krachtpunten ontbreken")
+            + " in de vergelijkingen per krachtpunt en in het regressiemodel (in de tabellen per krachtpunt staat "
+            + ("het" if one else "elk") + " met 0).")
+
+
+def reach_overall_sentence(rs: dict) -> str:
+    """The share reached over all sites (results/reach_summary.csv as :func:`summary`), or why there is none.
+
+    >>> reach_overall_sentence({"n_respondents_all": 302.0, "n_reached_all": 127.0, "pct_reached_all": 42.05,
+    ...                         "pct_reached_all_ci_low": 36.6, "pct_reached_all_ci_high": 47.7})
+    'Van de 302 bewoners die de bereiksvragenlijst invulden, bezochten 127 het krachtpunt minstens één keer in de afgelopen zes maanden (42%, 95%-betrouwbaarheidsinterval 37–48%).'
+    >>> reach_overall_sentence({"n_respondents_all": 0.0, "n_reached_all": 0.0, "pct_reached_all": float("nan")})
+    'Er zijn geen bereiksvragenlijsten geanalyseerd; het bereik is niet te berekenen.'
+    """
+    n = rs.get("n_respondents_all")
+    if _is_suppressed(n):
+        return "Minder dan vijf bewoners vulden de bereiksvragenlijst in; het bereik wordt niet getoond."
+    if not is_number(n) or float(n) == 0:
+        return "Er zijn geen bereiksvragenlijsten geanalyseerd; het bereik is niet te berekenen."
+    text = (f"Van de {num(n, 0)} bewoners die de bereiksvragenlijst invulden, bezochten "
+            f"{count(rs.get('n_reached_all'))} het krachtpunt minstens één keer in de afgelopen zes maanden")
+    pct, lo, hi = (rs.get(k) for k in ("pct_reached_all", "pct_reached_all_ci_low", "pct_reached_all_ci_high"))
+    if is_number(pct):
+        text += f" ({num(pct, 0)}%"
+        if is_number(lo) and is_number(hi):
+            text += f", 95%-betrouwbaarheidsinterval {num(lo, 0)}–{num(hi, 0)}%"
+        text += ")"
+    return text + "."
+
+
+def reach_by_site_sentence(counts: pd.DataFrame, max_sites: int | None = None) -> str:
+    """The share reached per site, from results/reach_counts.csv, sites without forms said as such.
+
+    With more than ``max_sites`` sites (default study.yaml ``analysis.per_site_detail_max``) the
+    range, not a list.
+
+    >>> c = pd.DataFrame({"site": ["DH", "LH", "all"], "site_label": ["Delfshaven", "Lindenholt", "Alle"],
+    ...                   "n": [10, 0, 10], "n_missing": [0, 0, 0], "share": [0.4, None, 0.4],
+    ...                   "not_estimable": ["", "empty group: no forms from LH", ""]})
+    >>> reach_by_site_sentence(c)
+    'Per krachtpunt was dat 40% bij Delfshaven; bij Lindenholt is het bereik niet te berekenen (geen formulieren).'
+    """
+    from analysis import reach
+
+    limit = config.per_site_detail_max() if max_sites is None else int(max_sites)
+    sub = counts[counts["site"] != reach.ALL]
+    if sub.empty:
+        return ""
+    no_forms = set(empty_sites(counts=sub)["site"])
+    shown, hidden, none = [], [], []
+    for _, r in sub.iterrows():
+        if r["site"] in no_forms:
+            none.append(r["site_label"])
+        elif _is_suppressed(r["share"]) or _is_suppressed(r["n"]):
+            hidden.append(r["site_label"])
+        elif is_number(r["share"]):
+            shown.append((float(r["share"]), f"{num(100 * float(r['share']), 0)}% bij {r['site_label']}"))
+        else:
+            none.append(r["site_label"])
+    parts = []
+    if shown and len(sub) > limit:
+        lo, hi = min(s for s, _ in shown), max(s for s, _ in shown)
+        parts.append(f"Per krachtpunt liep dat uiteen van {num(100 * lo, 0)}% tot {num(100 * hi, 0)}% "
+                     f"({len(shown)} krachtpunten; results/reach_counts.csv)")
+    elif shown:
+        parts.append("Per krachtpunt was dat " + _names_text([t for _, t in shown]))
+    if hidden:
+        parts.append(f"bij {_names_text(hidden)} rust het op minder dan vijf personen en wordt het niet getoond")
+    if none:
+        why = "geen formulieren" if set(none) <= set(sub.loc[sub["site"].isin(no_forms), "site_label"]) else "te weinig gegevens"
+        parts.append(f"bij {_names_text(none)} is het bereik niet te berekenen ({why})")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+def model_sites_sentence(counts: pd.DataFrame) -> str:
+    """Which sites are not in the reach model because none of their forms was analysed; ``""`` if none.
+
+    >>> c = pd.DataFrame({"site": ["DH", "LH"], "site_label": ["Delfshaven", "Lindenholt"], "n": [10, 0],
+    ...                   "n_missing": [0, 0]})
+    >>> model_sites_sentence(c)
+    'Lindenholt zit niet in het model: van dit krachtpunt zijn geen formulieren geanalyseerd.'
+    """
+    names = list(empty_sites(counts=counts)["site_label"])
+    if not names:
+        return ""
+    one = len(names) == 1
+    return (f"{_names_text(names)} {'zit' if one else 'zitten'} niet in het model: van "
+            f"{'dit krachtpunt' if one else 'deze krachtpunten'} zijn geen formulieren geanalyseerd.")
 
 
 def limitations(synthetic: bool, ps: dict | None = None) -> str:
@@ -301,7 +475,8 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
         if is_number(rs.get(key)) or _is_suppressed(rs.get(key)):
             reasons.append(who.format(summary_detail("reach_summary", key)))
     if reasons:
-        out.append("**Waarom niet.** " + "; ".join(reasons) + ".")
+        joined = "; ".join(reasons)
+        out.append("**Waarom niet.** " + joined[:1].upper() + joined[1:] + ".")
     else:
         out.append("**Waarom niet.** Er zijn (nog) te weinig redenen genoemd om samen te vatten.")
     # changes, headline from the pre-specified primary test and the primary family only
@@ -773,7 +948,9 @@ def r_indicator_sentence(table: pd.DataFrame) -> str:
     for _, r in table[table["site"] != reach.ALL].iterrows():
         why = r.get("not_estimable")
         why = why if isinstance(why, str) else ""
-        if pd.isna(r["r_indicator"]):
+        if why.startswith(reach.NO_FORMS):
+            parts.append(f"niet te schatten bij {r['site_label']} ({reach.NO_FORMS_NL})")
+        elif pd.isna(r["r_indicator"]):
             parts.append(f"niet te schatten bij {r['site_label']} ({reach.not_estimable_nl(why)})")
         elif pd.isna(r["ci_low"]):
             parts.append(f"{fmt.number(r['r_indicator'], 2)} bij {r['site_label']} (geen interval, "

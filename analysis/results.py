@@ -50,13 +50,46 @@ def is_synthetic(out: str | os.PathLike | None = None) -> bool:
 
 def write_atomic(path: Path, write) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place, so a
-    crash never leaves a half-written output (the one place every output goes through)."""
+    crash never leaves a half-written output (the one place every output goes through).
+
+    The temporary file is hidden (``.name.tmp.ext``: the runner never takes it for a stage's input
+    or output) and keeps the extension, for writers that choose the format by it. When ``write``
+    raises, the temporary file is removed and ``path`` keeps its old content; one left by a killed
+    process is simply overwritten by the next write. ``os.replace`` is atomic for other processes;
+    there is no fsync, so this guards against a killed run, not against a power cut.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = write_atomic(folder / "a.txt", lambda tmp: tmp.write_text("new"))
+    >>> def fail(tmp):
+    ...     tmp.write_text("half")
+    ...     raise OSError("disk full")
+    >>> write_atomic(folder / "a.txt", fail)
+    Traceback (most recent call last):
+    OSError: disk full
+    >>> (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
+    ('new', ['a.txt'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
+    tmp = temporary_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def temporary_path(path: Path) -> Path:
+    """Where :func:`write_atomic` writes ``path`` before moving it into place.
+
+    >>> temporary_path(Path("out/report.pdf")).as_posix()
+    'out/.report.pdf.tmp.pdf'
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{path.suffix}")
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:

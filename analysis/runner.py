@@ -7,6 +7,13 @@ files and its parameters. A stage whose declared outputs are missing runs too. W
 changed a run only hashes files, imports neither papermill nor pandas, and takes well under
 three seconds.
 
+Nothing half-written: the executed copies and the stamps go to hidden temporary files (which are
+never taken for inputs or outputs) moved into place when complete, like every data file
+(``analysis.results.write_atomic``), and a stage's stamp is removed before it runs and written
+after all its outputs, so a run killed at any moment leaves old or new files, and the next run
+redoes the stage it interrupted (tests/test_kill.py). Every failure is one message (``StageError``)
+naming the file, the cell, chunk or line, and the cause; tracebacks stay in the executed copies.
+
 Why our own fingerprinting instead of Make or a workflow tool: the notebook's dependencies on
 ``analysis/`` modules are found by reading its imports, which Make cannot express.
 """
@@ -222,21 +229,31 @@ def _stamp_path(stage: Stage, roots: Roots) -> Path:
     return roots.out / ".stamps" / f"{stage.id}.json"
 
 
-def is_up_to_date(stage: Stage, roots: Roots, fp: dict[str, str]) -> bool:
+def _read_stamp(stage: Stage, roots: Roots) -> dict | None:
+    """The fingerprint of the stage's last complete run, or None (never run, or a stamp that is
+    not valid JSON, as an older runner could leave when killed while writing it: run again)."""
     stamp = _stamp_path(stage, roots)
-    if not stamp.is_file() or not outputs_present(stage, roots):
+    if not stamp.is_file():
+        return None
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def is_up_to_date(stage: Stage, roots: Roots, fp: dict[str, str]) -> bool:
+    if not outputs_present(stage, roots):
         return False
-    return json.loads(stamp.read_text(encoding="utf-8")) == fp
+    return _read_stamp(stage, roots) == fp
 
 
 def explain_change(stage: Stage, roots: Roots, fp: dict[str, str]) -> str:
     """A short reason why the stage runs (first few changed items)."""
-    stamp = _stamp_path(stage, roots)
-    if not stamp.is_file():
-        return "never run"
+    old = _read_stamp(stage, roots)
+    if old is None:
+        return "never run" if not _stamp_path(stage, roots).is_file() else "its stamp is unreadable"
     if not outputs_present(stage, roots):
         return "outputs missing"
-    old = json.loads(stamp.read_text(encoding="utf-8"))
     changed = sorted(k for k in set(old) | set(fp) if old.get(k) != fp.get(k))
     more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
     return "changed: " + ", ".join(changed[:3]) + more
@@ -245,12 +262,15 @@ def explain_change(stage: Stage, roots: Roots, fp: dict[str, str]) -> str:
 # --- running ----------------------------------------------------------------------------------
 
 
-#: Run in the shared kernel before each notebook after the first: go to the notebook's folder
-#: and clear every variable (IPython's ``%reset -f``). Figures need no closing: the inline
-#: backend closes them at the end of each cell.
+#: Run in the shared kernel before each notebook after the first: go to the notebook's folder,
+#: clear every variable (IPython's ``%reset -f``) and count cells from 1 again, as a fresh kernel
+#: does (``%reset`` keeps the count: the executed copy's ``In [n]`` would depend on which stages
+#: ran before it in the same run). Figures need no closing: the inline backend closes them at
+#: the end of each cell.
 _RESET_CODE = """import os as _os
 _os.chdir({cwd!r})
 get_ipython().run_line_magic("reset", "-f")
+get_ipython().execution_count = 1
 """
 
 
@@ -297,52 +317,124 @@ class SharedKernel:
 
 
 def _execute_notebook(stage: Stage, roots: Roots, kernel: SharedKernel | None = None) -> Path:
+    """Run the stage's notebook with papermill; the executed copy goes to ``<output>/notebooks/``.
+
+    papermill saves the copy after every cell, so it writes a hidden temporary file beside it
+    (``analysis.results.temporary_path``), moved into place when the run ends: a run killed at
+    any moment leaves the previous copy. When a cell fails the copy, with its traceback, is
+    moved into place too, and :class:`StageError` points to it.
+    """
     # papermill -> nbformat -> jsonschema, whose format checkers import rfc3987_syntax when it is
     # installed, and that compiles a Lark grammar for IRI checks (1.7 s per run). nbformat does not
     # check formats, so the runner marks it absent (as if not installed; jsonschema allows that).
     sys.modules.setdefault("rfc3987_syntax", None)
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
+
+    from analysis.results import temporary_path
 
     out_nb = roots.output / "notebooks" / stage.source.name
     out_nb.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(out_nb)
     shared = {} if kernel is None else {"km": kernel.prepare(stage.source.parent)}
+    t0 = time.time()
     try:
         papermill.execute_notebook(
             str(stage.source),
-            str(out_nb),
+            str(tmp),
             parameters={"raw_dir": str(roots.raw), "out_dir": str(roots.out)},
             kernel_name="python3",
             progress_bar=False,
             cwd=str(stage.source.parent),
             **shared,
         )
+        os.replace(tmp, out_nb)
     except PapermillExecutionError as err:
-        first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
-        shown = stage.source
-        if stage.source.is_relative_to(roots.project):
-            shown = stage.source.relative_to(roots.project)
-        raise StageError(
-            f"stage {stage.id} failed: notebook {shown}, cell {_original_cell_number(out_nb, err.cell_index)} "
-            f"({first_line.strip()!r}): {err.ename}: {err.evalue}\n"
-            f"  full traceback in the executed copy: {out_nb}"
-        ) from None
+        os.replace(tmp, out_nb)
+        raise StageError(_cell_failure(stage, roots, out_nb, err, t0)) from None
+    except (DeadKernelError, CellTimeoutError) as err:
+        # papermill saved the copy up to the cell that was running (marked "running")
+        cell = _running_cell(tmp) if tmp.is_file() else None
+        if tmp.is_file():
+            os.replace(tmp, out_nb)
+        where = f", cell {cell}" if cell else ""
+        raise StageError(f"stage {stage.id} failed: notebook {_shown(stage, roots)}{where}: the kernel "
+                         f"{'took too long' if isinstance(err, CellTimeoutError) else 'died'} "
+                         f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''})\n"
+                         f"  what ran is in the executed copy: {out_nb}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return out_nb
 
 
-def _original_cell_number(executed: Path, cell_index: int) -> int:
-    """1-based cell number in the notebook as the analyst sees it (without papermill's injected cell)."""
+def _shown(stage: Stage, roots: Roots) -> Path:
+    """The stage's notebook as the user names it: relative to the project when inside it."""
+    return stage.source.relative_to(roots.project) if stage.source.is_relative_to(roots.project) else stage.source
+
+
+def _cell_failure(stage: Stage, roots: Roots, out_nb: Path, err, started: float) -> str:
+    """One message for a failing cell: notebook, cell number, the cell's first line, the error.
+
+    Bad raw data (``RawDataError``, raised by cleaning with every problem in its message) is
+    shown as its own message, which lists the problems, followed by where the full list is.
+    """
+    first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
+    where = (f"notebook {_shown(stage, roots)}, cell {_original_cell_number(out_nb, err.cell_index)} "
+             f"({first_line.strip()!r})")
+    copy = f"  full traceback in the executed copy: {out_nb}"
+    if err.ename == "RawDataError":
+        # the one-pass check writes every problem to <out>/internal/problems.csv (clean.clean_all_reach)
+        listed = [folder / name for folder in (roots.out / "internal", roots.out) for name in ("problems.csv",)
+                  if (folder / name).is_file() and (folder / name).stat().st_mtime >= started - 1]
+        full = "".join(f"\n  every problem is listed in {p}" for p in listed)
+        return f"stage {stage.id} stopped: the raw data in {roots.raw} cannot be used ({where}):\n{err.evalue}{full}\n{copy}"
+    return f"stage {stage.id} failed: {where}: {err.ename}: {err.evalue}\n{copy}"
+
+
+def _running_cell(executed: Path) -> int | None:
+    """The 1-based number (as the analyst counts) of the cell papermill marked as running."""
+    import nbformat
+
+    try:
+        cells = _executed_cells(executed)
+    except (OSError, ValueError, nbformat.ValidationError):  # the copy is unreadable: name no cell
+        return None
+    for i, cell in enumerate(cells):
+        if cell.metadata.get("papermill", {}).get("status") == "running":
+            return _original_cell_number(executed, i)
+    return None
+
+
+#: papermill's tag on the cells it adds to a failed notebook's copy (a note at the top, an anchor)
+_PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+
+def _executed_cells(executed: Path) -> list:
+    """The executed copy's cells as papermill ran them: without the cells it adds on failure."""
     import nbformat
 
     cells = nbformat.read(executed, as_version=4).cells
-    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
-    return cell_index + 1 - (1 if injected and cell_index > injected[0] else 0)
+    return [c for c in cells if _PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
+
+
+def _original_cell_number(executed: Path, cell_index: int) -> int:
+    """1-based cell number in the notebook as the analyst sees it: papermill's ``cell_index`` counts
+    its injected parameters cell, which the analyst's notebook does not have."""
+    cells = _executed_cells(executed)[: cell_index + 1]
+    return sum("injected-parameters" not in c.metadata.get("tags", []) for c in cells)
 
 
 def _render(stage: Stage, roots: Roots) -> Path:
-    from analysis.render import render_report
+    """Render the report; a failure becomes one :class:`StageError` naming the file, the chunk or
+    line, and the cause (the traceback is in the executed copy the message points to)."""
+    from analysis.render import ChunkError, QmdError, RenderError, render_report
 
-    files = render_report(stage.source, roots.output, env={config.ENV_OUT: str(roots.out), config.ENV_RAW: str(roots.raw)})
+    try:
+        files = render_report(stage.source, roots.output,
+                              env={config.ENV_OUT: str(roots.out), config.ENV_RAW: str(roots.raw)})
+    except (ChunkError, QmdError, RenderError) as err:
+        raise StageError(f"stage {stage.id} failed: {err}") from None  # the message names the file
     return next(iter(files.values()))
 
 
@@ -377,7 +469,8 @@ def run_pipeline(
     if only:
         unknown = set(only) - {s.id for s in stages}
         if unknown:
-            raise ValueError(f"unknown stage(s) {sorted(unknown)}; known: {[s.id for s in stages]}")
+            raise StageError(f"unknown stage(s) {', '.join(sorted(unknown))} in --only; "
+                             f"the stages are {', '.join(s.id for s in stages)}")
     todo = [s for s in stages if (not only or s.id in only) and (report or s.kind != "report")]
     roots.out.mkdir(parents=True, exist_ok=True)
     # notebooks and the report read these too (set for the kernels that papermill starts)
@@ -385,14 +478,15 @@ def run_pipeline(
     status: dict[str, str] = {}
     kernel = None if kernel_per_notebook else SharedKernel()
     try:
-        _run_stages(todo, roots, force, log, kernel, status)
+        _run_stages(todo, roots, force, log, kernel, status, stages)
     finally:
         if kernel is not None:
             kernel.close()
     return status
 
 
-def _run_stages(todo: list[Stage], roots: Roots, force: bool, log, kernel: SharedKernel | None, status: dict) -> None:
+def _run_stages(todo: list[Stage], roots: Roots, force: bool, log, kernel: SharedKernel | None, status: dict,
+                stages: list[Stage] = ()) -> None:
     for i, stage in enumerate(todo, 1):
         fp = fingerprint(stage, roots)
         label = f"[{i}/{len(todo)}] {stage.id} {stage.name}"
@@ -401,17 +495,36 @@ def _run_stages(todo: list[Stage], roots: Roots, force: bool, log, kernel: Share
             log(f"{label}: up to date")
             status[stage.id] = "skipped"
             continue
+        _check_inputs(stage, roots, list(stages) or todo)
         reason = "forced" if force else explain_change(stage, roots, fp)
         log(f"{label}: running ({reason}) …")
         stamp = _stamp_path(stage, roots)
+        # removed before the stage writes anything, written (atomically) after all its outputs:
+        # a run killed in between leaves no stamp, and the next run redoes the stage
         stamp.unlink(missing_ok=True)
         t0 = time.perf_counter()
         result = _render(stage, roots) if stage.kind == "report" else _execute_notebook(stage, roots, kernel)
         # the fingerprint taken before the run: if an input changed meanwhile, the next run redoes it
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps(fp, indent=1, sort_keys=True), encoding="utf-8")
+        from analysis.results import write_atomic
+
+        text = json.dumps(fp, indent=1, sort_keys=True)
+        write_atomic(stamp, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         log(f"{label}: done in {time.perf_counter() - t0:.1f} s → {result}")
         status[stage.id] = "ran"
+
+
+def _check_inputs(stage: Stage, roots: Roots, stages: list[Stage]) -> None:
+    """A declared input file (not a pattern) that does not exist stops the run before the stage
+    starts, naming the stage that makes it, instead of a FileNotFoundError inside a notebook."""
+    missing = [spec for spec in stage.inputs if not any(ch in spec for ch in "*?[") and not _expand(spec, roots)]
+    if missing:
+        makers = [s.id for s in stages if s.id != stage.id and set(missing) & set(s.outputs)]
+        one = len(missing) == 1
+        hint = (f"; stage {', '.join(makers)} makes {'it' if one else 'them'}: run "
+                f"{'it' if len(makers) == 1 else 'them'} first") if makers else ""
+        files = ", ".join(str(Path(*roots.resolve(spec))) for spec in missing)
+        raise StageError(f"stage {stage.id} ({stage.source.name}) cannot start: {files} "
+                         f"{'does' if one else 'do'} not exist{hint}")
 
 
 def cli(args) -> int:
@@ -430,6 +543,11 @@ def cli(args) -> int:
     except StageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # what was written is whole (temporary files, moved into place); the stage that was
+        # running has no stamp, so the next run redoes it
+        print("error: interrupted; the next run redoes the stage that was running", file=sys.stderr)
+        return 130
     return 0
 
 

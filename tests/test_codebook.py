@@ -92,13 +92,16 @@ def test_age_range_comes_from_study_yaml(cb):
      r"raw value 'Vrouw' must be written as 'vrouw'"),
     (lambda d: d["variables"]["age"].update(type="numeric"), r"variables.age: type 'numeric' is not one of"),
     (lambda d: d["code_sets"]["age_group"].update({1824: {"nl": "x", "en": "x"}}), r"quote it"),
-    (lambda d: d["sources"]["PS"]["missing_values"].update({97: "onbekend"}), r"reason 'onbekend'"),
+    (lambda d: d["sources"]["PS"]["missing_values"].update({97: "vergeten"}), r"reason 'vergeten'"),
     (lambda d: d["sources"]["DH"]["columns"].update(nonsense={"column": "X"}), r"nonsense: is not a variable"),
     (lambda d: d["sources"]["DH"].update(sites=["XX"]), r"site 'XX' is not in analysis/study.yaml"),
     (lambda d: d["sources"]["LH"].update(sites=["DH"]), r"site 'DH' is also mapped by source 'DH'"),
     (lambda d: d["tables"]["reach"]["columns"].append("other_text"), r"free text, which never enters"),
     (lambda d: d["sources"]["DH"]["columns"]["gender"].update(column="Q2_AGE"), r"raw column 'Q2_AGE' is also mapped"),
     (lambda d: d.update(extra=1), r"unknown keys \['extra'\]"),
+    (lambda d: d["sources"]["DH"]["columns"]["respondent_id"].update(identifies="person"),
+     r"sources.DH.columns.respondent_id: identifies is for identifier columns and is one of \['form', 'submission'\]"),
+    (lambda d: d["sources"]["DH"]["columns"]["gender"].update(identifies="form"), r"identifies is for identifier columns"),
 ])
 def test_validation_errors_say_where_and_what(cb, edit, message):
     with pytest.raises(ValueError, match=message):
@@ -132,3 +135,33 @@ def test_loaded_codebook_is_not_modified_by_accessors(cb):
     cb.value_map("LH", "gender")["zz"] = "man"
     cb.missing_values("PS")[1] = "x"
     assert cb.data == before
+
+
+def test_identifier_kinds(cb):
+    """DH's response ID is new at every submission; the others are form numbers."""
+    assert {s: cb.identifies(s) for s in ("DH", "LH", "PS", "proxy", "sites")} == {
+        "DH": "submission", "LH": "form", "PS": "form", "proxy": "form", "sites": None}
+
+
+@pytest.mark.parametrize("window, message", [
+    (["2025-09-30", "2025-02-01"], r"fieldwork.reach: the first day 2025-09-30 is after the last day 2025-02-01"),
+    (["2025-02-01"], r"fieldwork.reach: give \[first day, last day\] as YYYY-MM-DD"),
+    (["begin", "2025-02-01"], r"fieldwork.reach: \['begin', '2025-02-01'\] are not dates"),
+])
+def test_fieldwork_window_is_checked(cb, window, message):
+    study = copy.deepcopy(cb.study)
+    study["fieldwork"]["reach"] = window
+    with pytest.raises(ValueError, match=message):
+        codebook.Codebook(copy.deepcopy(cb.data), cb.sites, study)
+
+
+def test_fieldwork_of_an_unknown_table_and_missing_settings(cb):
+    study = copy.deepcopy(cb.study)
+    study["fieldwork"]["bereik"] = ["2025-02-01", "2025-09-30"]
+    with pytest.raises(ValueError, match=r"fieldwork: 'bereik' is not a table"):
+        codebook.Codebook(copy.deepcopy(cb.data), cb.sites, study)
+    study = {k: v for k, v in cb.study.items() if k not in ("fieldwork", "cleaning")}
+    bare = codebook.Codebook(copy.deepcopy(cb.data), cb.sites, study)
+    assert bare.fieldwork("reach") is None  # no window: no check
+    with pytest.raises(ValueError, match=r"study.yaml cleaning: needs resubmission_minutes"):
+        bare.cleaning("resubmission_minutes")

@@ -9,6 +9,7 @@ report's numbers follow the results tables.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -155,20 +156,47 @@ def digest_tree(root: Path) -> dict[str, str]:
     }
 
 
+def notebook_content(path: Path, paths: dict[str, str] | None = None) -> list[tuple]:
+    """What a reader sees in an executed notebook: each cell's type, source, execution count and
+    outputs. Not its metadata, which holds timing (papermill's start and end times and durations,
+    nbclient's execution times), nor cell ids (papermill gives its injected cell a random one).
+    ``paths``: {path: placeholder}, for runs into other directories (the parameters cell
+    names them)."""
+    import nbformat
+
+    text = path.read_text(encoding="utf-8")
+    for old, new in (paths or {}).items():
+        text = text.replace(json.dumps(old)[1:-1], new)
+    nb = nbformat.reads(text, as_version=4)
+    return [(c.cell_type, c.source, c.get("execution_count"), c.get("outputs", [])) for c in nb.cells]
+
+
 @pytest.mark.slow
 def test_rerun_from_scratch_elsewhere_is_byte_identical(pipeline, tmp_path):
     """Determinism, and the shared kernel changes nothing: a forced run from another working
     directory, each notebook in a kernel of its own, gives the same bytes as the first run
-    (one kernel for all notebooks, as ``make report`` runs them)."""
+    (one kernel for all notebooks, as ``make report`` runs them): the data, the report (HTML and
+    PDF, whose creation date is the commit's, not the clock's) and what the executed notebooks
+    show (their timing metadata aside)."""
     out, output = tmp_path / "out", tmp_path / "_output"
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    proc = run(out, output, "--force", "--no-report", "--kernel-per-notebook", cwd=elsewhere)
+    proc = run(out, output, "--force", "--kernel-per-notebook", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
     first, second = digest_tree(pipeline.out), digest_tree(out)
     assert set(first) == set(second)
     differ = sorted(k for k in first if first[k] != second[k])
     assert differ == [], differ
+    for name in ("report.html", "report.pdf"):
+        assert (output / name).read_bytes() == (pipeline.output / name).read_bytes(), f"{name} differs"
+    notebooks = sorted(p.name for p in (pipeline.output / "notebooks").glob("*.ipynb"))
+    assert notebooks == sorted(p.name for p in (output / "notebooks").glob("*.ipynb"))
+    assert "report.ipynb" in notebooks and len(notebooks) == len(runner.load_stages())
+    here = {str(out): "OUT", str(output): "OUTPUT"}
+    there = {str(pipeline.out): "OUT", str(pipeline.output): "OUTPUT"}
+    for name in notebooks:
+        assert notebook_content(output / "notebooks" / name, here) == \
+            notebook_content(pipeline.output / "notebooks" / name, there), f"executed {name} differs"
 
 
 def test_privacy_check_passes_on_the_outputs(pipeline):

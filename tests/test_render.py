@@ -8,6 +8,7 @@ cross-references, callouts and inline code), written out by hand below.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -176,23 +177,116 @@ def test_unresolved_reference_warns_and_shows_like_quarto(tmp_path):
     assert "<strong>?@fig-bestaat-niet</strong>" in files["html"].read_text(encoding="utf-8")
 
 
-def test_failing_chunk_names_the_chunk_and_the_error(tmp_path):
+def test_failing_chunk_names_the_chunk_the_line_and_the_error(tmp_path):
     qmd = tmp_path / "doc.qmd"
     qmd.write_text("---\ntitle: T\n---\n\n```{python}\nx = 1\n```\n\nTekst.\n\n"
-                   "```{python}\n#| label: tbl-kapot\nraise ValueError('kapotte invoer')\n```\n", encoding="utf-8")
+                   "```{python}\n#| label: tbl-kapot\ndef lees():\n    raise ValueError('kapotte invoer')\n\n"
+                   "lees()\n```\n", encoding="utf-8")
     with pytest.raises(ChunkError) as err:
         render_report(qmd, tmp_path / "out", formats=("html",), engine="offline")
-    message = str(err.value)
-    assert "'tbl-kapot' (chunk 2, line 11 of doc.qmd)" in message
-    assert "ValueError: kapotte invoer" in message and "\x1b[" not in message
+    copy = tmp_path / "out" / "notebooks" / "doc.ipynb"
+    # the deepest line of the chunk in the traceback: the raise (14) inside the function called at 16
+    assert str(err.value).split("\n") == [
+        "'tbl-kapot' (chunk 2, line 11 of doc.qmd) failed at line 14 of doc.qmd: ValueError: kapotte invoer",
+        f"  full traceback in the executed copy: {copy}"]
+    assert "\x1b[" not in err.value.traceback and "kapotte invoer" in err.value.traceback
     assert not (tmp_path / "out" / "doc.html").exists()
+    import nbformat
+
+    cells = nbformat.read(copy, as_version=4).cells
+    assert cells[-1].metadata["qmd"]["label"] == "tbl-kapot"
+    assert [o.ename for o in cells[-1].outputs if o.output_type == "error"] == ["ValueError"]
 
 
-def test_failing_inline_expression_is_named(tmp_path):
+def test_failing_inline_expression_is_named_with_its_line(tmp_path):
     qmd = tmp_path / "doc.qmd"
-    qmd.write_text("Waarde: `{python} onbekend + 1`.\n", encoding="utf-8")
-    with pytest.raises(ChunkError, match=r"inline expression `\{python\} onbekend \+ 1`.*NameError"):
+    qmd.write_text("---\ntitle: T\n---\n\n```{python}\nn = 1\n```\n\nGoed: `{python} n`.\n\n"
+                   "Waarde: `{python} n`, `{python} onbekend + 1`.\n", encoding="utf-8")
+    with pytest.raises(ChunkError) as err:
         render_report(qmd, tmp_path / "out", formats=("html",), engine="offline")
+    assert str(err.value).split("\n")[0] == ("inline expression `{python} onbekend + 1` (line 11 of doc.qmd) "
+                                             "failed: NameError: name 'onbekend' is not defined")
+
+
+def test_chunk_that_takes_too_long_is_one_message(tmp_path):
+    from analysis.render import execute, qmd as qmd_mod
+
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text("---\ntitle: T\n---\n\n```{python}\n#| label: fig-traag\nimport time\ntime.sleep(30)\n```\n",
+                   encoding="utf-8")
+    with pytest.raises(ChunkError) as err:
+        execute.execute(qmd_mod.read_qmd(qmd), timeout=2, executed_copy=tmp_path / "doc.ipynb")
+    first, second = str(err.value).split("\n")
+    assert first.startswith("'fig-traag' (chunk 1, line 5 of doc.qmd) failed: CellTimeoutError: ")
+    assert second == f"  full traceback in the executed copy: {tmp_path / 'doc.ipynb'}"
+
+
+def test_executed_copy_is_the_same_for_the_same_document(tmp_path):
+    # cell ids by position and no timing metadata: rendering twice gives the same notebook
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text("---\ntitle: T\n---\n\n```{python}\nprint(6 * 7)\n```\n\nDat is `{python} 6 * 7`.\n",
+                   encoding="utf-8")
+    copies = []
+    for out in ("a", "b"):
+        render_report(qmd, tmp_path / out, formats=("html",), engine="offline")
+        copies.append((tmp_path / out / "notebooks" / "doc.ipynb").read_bytes())
+    assert copies[0] == copies[1] and b"42" in copies[0]
+
+
+def test_pdf_is_byte_identical_across_renders_with_its_date_from_source_date_epoch(tmp_path, monkeypatch):
+    """Typst writes the clock's time into the PDF (document information, XMP, /ID) unless given
+    a creation timestamp; the renderer gives it SOURCE_DATE_EPOCH (else the commit's time), and
+    ``date: today`` becomes that day too."""
+    from pypdf import PdfReader
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1746057600")  # 2025-05-01 00:00 UTC
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text("---\ntitle: T\nlang: nl\ndate: today\n---\n\nTekst.\n", encoding="utf-8")
+    pdfs = [render_report(qmd, tmp_path / out, formats=("pdf",), engine="offline")["pdf"] for out in ("a", "b")]
+    assert pdfs[0].read_bytes() == pdfs[1].read_bytes()
+    info = PdfReader(pdfs[0]).metadata
+    assert info["/CreationDate"] == "D:20250501000000Z"
+    assert "1 mei 2025" in squash(PdfReader(pdfs[0]).pages[0].extract_text())
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1746144000")  # a day later: another date, other bytes
+    later = render_report(qmd, tmp_path / "c", formats=("pdf",), engine="offline")["pdf"]
+    assert PdfReader(later).metadata["/CreationDate"] == "D:20250502000000Z"
+
+
+def test_fixture_pdf_renders_to_the_same_bytes_again(rendered, tmp_path):
+    # without SOURCE_DATE_EPOCH: the commit's time, so again the same bytes (HTML too)
+    files = render_report(FIXTURE, tmp_path, engine="offline", env={config.ENV_OUT: OUT_DIR_SEEN_BY_KERNEL})
+    for fmt in ("html", "pdf"):
+        assert files[fmt].read_bytes() == rendered["files"][fmt].read_bytes(), fmt
+
+
+def test_build_timestamp_source_date_epoch_then_commit_then_file_time(tmp_path):
+    from analysis.render import meta
+
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text("x", encoding="utf-8")
+    os.utime(qmd, (1_700_000_000, 1_700_000_000))
+    assert meta.build_timestamp(qmd, {"SOURCE_DATE_EPOCH": "1746057600"}) == 1746057600
+    assert meta.build_timestamp(qmd, {}) == 1_700_000_000  # not in a git checkout
+    commit = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=FIXTURE.parent, capture_output=True, text=True)
+    if commit.returncode == 0:  # the repository's own checkout
+        assert meta.build_timestamp(FIXTURE, {}) == int(commit.stdout)
+    with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH must be a whole number"):
+        meta.build_timestamp(qmd, {"SOURCE_DATE_EPOCH": "gisteren"})
+
+
+def test_failed_render_keeps_the_previous_outputs_and_no_temporary_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "doc.html").write_text("<html>oud</html>", encoding="utf-8")
+    (out / "doc.pdf").write_bytes(b"%PDF oud %%EOF")
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text("---\ntitle: T\n---\n\nNieuw.\n\n```{=typst}\n#kapot(\n```\n", encoding="utf-8")
+    with pytest.raises(RenderError, match=r"typst could not compile doc\.typ") as err:
+        render_report(qmd, out, engine="offline")
+    assert str(err.value).endswith(f"its input is kept at {out / 'doc.typ'}")
+    assert "Nieuw" in (out / "doc.html").read_text(encoding="utf-8")  # HTML done before typst failed
+    assert (out / "doc.pdf").read_bytes() == b"%PDF oud %%EOF"
+    assert sorted(p.name for p in out.iterdir()) == ["doc.html", "doc.pdf", "doc.typ", "notebooks"]
 
 
 @pytest.mark.parametrize("source, message", [
@@ -228,6 +322,9 @@ def test_quarto_engine_runs_quarto_render_per_format(tmp_path, monkeypatch):
     monkeypatch.setattr(quarto_mod.subprocess, "run", fake_run)
     files = render_report(FIXTURE, tmp_path, engine="auto", env={config.ENV_OUT: "/data/out"})
     assert files == {"html": tmp_path / "fixture.html", "pdf": tmp_path / "fixture.pdf"}
+    # Quarto writes into a hidden folder beside the outputs; each file is moved into place whole
+    assert all(c[0][-2:] == ["--output-dir", str(tmp_path / ".fixture.quarto.tmp")] for c in calls)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixture.html", "fixture.pdf"]
     assert [c[0][3:5] for c in calls] == [["--to", "html"], ["--to", "typst"]]
     assert all(c[0][:3] == ["/opt/quarto/bin/quarto", "render", str(FIXTURE)] for c in calls)
     assert all(c[1] == FIXTURE.parent and c[2]["QUARTO_PYTHON"] == sys.executable

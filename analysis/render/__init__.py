@@ -9,12 +9,15 @@ Offline path, one module per step::
     pandoc.to_html      pandoc + crossref.lua (+ citeproc) → one self-contained HTML file
     pandoc.to_typst     the same Markdown → Typst, compiled by the typst package → PDF
 
-Public API: :func:`render_report`, :func:`cli`; errors :class:`ChunkError`, :class:`RenderError`;
-warnings :class:`RenderWarning`.
+Public API: :func:`render_report`, :func:`cli`; errors :class:`ChunkError` (a chunk or inline
+expression raised), :class:`QmdError` (the document is wrong), :class:`RenderError` (pandoc,
+typst or quarto failed); warnings :class:`RenderWarning`. Each error's message is one line
+naming the file and the chunk or line (plus where to read more), never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -23,8 +26,9 @@ from pathlib import Path
 from analysis.render.execute import ChunkError
 from analysis.render.markdown import RenderWarning
 from analysis.render.pandoc import RenderError
+from analysis.render.qmd import QmdError
 
-__all__ = ["render_report", "render_offline", "cli", "ChunkError", "RenderError", "RenderWarning"]
+__all__ = ["render_report", "render_offline", "cli", "ChunkError", "QmdError", "RenderError", "RenderWarning"]
 
 FORMATS = ("html", "pdf")
 ENGINES = ("auto", "quarto", "offline")
@@ -45,7 +49,8 @@ def render_report(qmd, output_dir, *, formats=FORMATS, engine: str = "auto",
     Raises
     ------
     ValueError for an unknown format or engine; FileNotFoundError for a missing .qmd;
-    ChunkError when a chunk raises (names the chunk); RenderError when pandoc/typst/quarto fail.
+    ChunkError when a chunk raises (names the chunk); QmdError when the document is wrong (front
+    matter, chunk options); RenderError when pandoc/typst/quarto fail.
     """
     formats = _check_formats(formats)
     if engine not in ENGINES:
@@ -75,6 +80,14 @@ def _check_formats(formats) -> tuple[str, ...]:
 def render_offline(qmd: Path, output_dir: Path, *, formats=FORMATS, env: dict | None = None) -> dict[str, Path]:
     """The offline path (no Quarto): execute, lay out, then pandoc (and typst for the PDF).
 
+    Every file lands in ``output_dir`` whole or not at all (a temporary file moved into place,
+    ``analysis.results.write_atomic``), so a run killed half-way leaves the previous report.
+    The executed chunks are kept as a notebook, ``notebooks/<stem>.ipynb`` under ``output_dir``
+    (beside the stages' executed notebooks): a failing chunk's message points to its traceback
+    there. When pandoc or typst fail, their input (``<stem>.md`` or ``<stem>.typ``, which their
+    messages cite by line) is kept in ``output_dir``. The PDF's creation date is
+    :func:`analysis.render.meta.build_timestamp` (``SOURCE_DATE_EPOCH``, else the git commit).
+
     Set ``keep-md: true`` or ``keep-typ: true`` in the front matter to keep the intermediates
     next to the outputs, as Quarto does.
     """
@@ -85,32 +98,56 @@ def render_offline(qmd: Path, output_dir: Path, *, formats=FORMATS, env: dict | 
     metadata = meta.pandoc_metadata(doc.front, doc.path)
     defaults = _execute_defaults(doc.front, qmd)
     stem = doc.path.stem
+    try:
+        timestamp = meta.build_timestamp(doc.path)
+    except ValueError as exc:  # SOURCE_DATE_EPOCH is not a number
+        raise RenderError(str(exc)) from None
     written: dict[str, Path] = {}
     seen: set[str] = set()
     with tempfile.TemporaryDirectory(prefix=f"{stem}-render-") as tmp:
         build = Path(tmp)
-        parts = execute.execute(doc, env)
+        parts = execute.execute(doc, env, executed_copy=output_dir / "notebooks" / f"{stem}.ipynb")
         text = markdown.document(parts, metadata, defaults, markdown.ImageStore(build / f"{stem}_files"))
         text += "\n" + meta.references_section(doc.front, text) + "\n"
         md = build / f"{stem}.md"
         md.write_text(text, encoding="utf-8")
-        if "html" in formats:
-            written["html"] = pandoc.to_html(md, output_dir / f"{stem}.html", metadata, seen)
+        with _keep_on_failure(md, output_dir):
+            if "html" in formats:
+                written["html"] = pandoc.to_html(md, output_dir / f"{stem}.html", metadata, seen)
+            if "pdf" in formats:
+                typ = pandoc.to_typst(md, build / f"{stem}.typ", metadata, seen)
         if "pdf" in formats:
-            typ = pandoc.to_typst(md, build / f"{stem}.typ", metadata, seen)
-            written["pdf"] = pandoc.compile_pdf(typ, output_dir / f"{stem}.pdf")
+            with _keep_on_failure(typ, output_dir):
+                written["pdf"] = pandoc.compile_pdf(typ, output_dir / f"{stem}.pdf", timestamp)
             if doc.front.get("keep-typ"):
-                shutil.copy(typ, output_dir / typ.name)
+                _copy_atomic(typ, output_dir / typ.name)
         if doc.front.get("keep-md"):
-            shutil.copy(md, output_dir / md.name)
+            _copy_atomic(md, output_dir / md.name)
     return written
+
+
+def _copy_atomic(source: Path, target: Path) -> Path:
+    from analysis.results import write_atomic
+
+    return write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
+
+
+@contextlib.contextmanager
+def _keep_on_failure(intermediate: Path, output_dir: Path):
+    """On a RenderError, keep ``intermediate`` in ``output_dir`` (it vanishes with the build folder)
+    and say where: pandoc's and typst's messages cite it by line."""
+    try:
+        yield
+    except RenderError as exc:
+        kept = _copy_atomic(intermediate, output_dir / intermediate.name)
+        raise RenderError(f"{exc}\n  its input is kept at {kept}") from None
 
 
 def _execute_defaults(front: dict, qmd: Path) -> dict:
     """Chunk-option defaults from front matter ``execute:`` (Quarto's default for echo is true)."""
     execute = front.get("execute") or {}
     if not isinstance(execute, dict):
-        raise ValueError(f"{qmd.name}: 'execute:' in the front matter must be a mapping (e.g. echo: false)")
+        raise QmdError(f"{qmd.name}: 'execute:' in the front matter must be a mapping (e.g. echo: false)")
     known = ("echo", "output", "include", "warning", "message", "error", "eval")
     return {"echo": True, **{k: v for k, v in execute.items() if k in known}}
 
@@ -125,7 +162,7 @@ def cli(args) -> int:
     try:
         files = render_report(qmd, output, formats=tuple(getattr(args, "to", None) or FORMATS),
                               engine=getattr(args, "engine", "auto") or "auto", env=env)
-    except (ChunkError, RenderError, ValueError, FileNotFoundError) as exc:
+    except (ChunkError, QmdError, RenderError, ValueError, FileNotFoundError) as exc:
         print(f"render failed: {exc}", file=sys.stderr)
         return 1
     for path in files.values():

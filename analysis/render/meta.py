@@ -8,8 +8,12 @@ Quarto takes its words ("Figuur", "Referenties", callout titles) from a language
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
 from pathlib import Path
+
+from analysis.render.qmd import QmdError
 
 #: Words per language, with Quarto's keys (``crossref-fig-title`` …). English is the fallback.
 LANGUAGES: dict[str, dict[str, str]] = {
@@ -116,8 +120,9 @@ def format_date(date: dt.date, fmt: str | None, lang: str | None) -> str:
 
 def parse_date(value, source: Path | None = None, today: dt.date | None = None) -> dt.date | None:
     """A date from front matter: a YAML date, ISO text, Quarto's ``MM/dd/yyyy`` forms, or the
-    keywords ``today``, ``now`` and ``last-modified`` (the .qmd's modification time).
-    Returns None for text Quarto could not parse either (it is then shown as written).
+    keywords ``today``, ``now`` (``today``, a date or datetime, stands in for the clock: the
+    renderer passes ``SOURCE_DATE_EPOCH``'s when it is set) and ``last-modified`` (the .qmd's
+    modification time). Returns None for text Quarto could not parse either (it is then shown as written).
 
     >>> parse_date("2025-05-01"), parse_date("03/07/2005"), parse_date("voorjaar 2025")
     (datetime.date(2025, 5, 1), datetime.date(2005, 3, 7), None)
@@ -126,9 +131,9 @@ def parse_date(value, source: Path | None = None, today: dt.date | None = None) 
         return value
     text = str(value).strip()
     if text == "today":
-        return today or dt.date.today()
+        return (today.date() if isinstance(today, dt.datetime) else today) or dt.date.today()
     if text == "now":
-        return dt.datetime.now()
+        return today if isinstance(today, dt.datetime) else dt.datetime.now()
     if text == "last-modified":
         if source is None:
             raise ValueError("date: last-modified needs the path of the .qmd")
@@ -139,6 +144,49 @@ def parse_date(value, source: Path | None = None, today: dt.date | None = None) 
         except ValueError:
             continue
     return None
+
+
+def source_date(env: dict | None = None) -> dt.datetime | None:
+    """``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) as a datetime, or None when it is not set.
+
+    The reproducible-builds convention (https://reproducible-builds.org/specs/source-date-epoch/)
+    for "the time of this build"; Typst's CLI honours it too.
+
+    >>> source_date({"SOURCE_DATE_EPOCH": "1746057600"})
+    datetime.datetime(2025, 5, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> source_date({}) is None
+    True
+    """
+    text = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {text!r}")
+    return dt.datetime.fromtimestamp(int(text), dt.timezone.utc)
+
+
+def build_timestamp(qmd: Path, env: dict | None = None) -> int:
+    """The creation date written into the PDF, in seconds since 1970, so that a rerun gives the
+    same bytes (Typst would write the current time, its XMP metadata and ``/ID`` with it).
+
+    In order: ``SOURCE_DATE_EPOCH`` when set; else the commit time of ``HEAD`` of the git
+    repository holding the .qmd (the code the report was made from; ``git log -1 --format=%ct``);
+    else, outside a git checkout (an exported copy), the .qmd's modification time. Not the raw
+    data's dates: the renderer does not see the raw files, and the processed data record their
+    hashes, not a date (``provenance.json``).
+    """
+    when = source_date(env)
+    if when is not None:
+        return int(when.timestamp())
+    qmd = Path(qmd)
+    try:
+        result = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=qmd.parent, capture_output=True,
+                                text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):  # no git on this machine
+        result = None
+    if result is not None and result.returncode == 0 and result.stdout.strip().isdigit():
+        return int(result.stdout.strip())
+    return int(qmd.stat().st_mtime)
 
 
 def author_names(author) -> list[str]:
@@ -161,7 +209,7 @@ def author_names(author) -> list[str]:
         if isinstance(name, dict):
             name = name.get("literal") or " ".join(str(name[k]) for k in ("given", "family") if name.get(k))
         if not name:
-            raise ValueError(f"author entry {item!r} has no name; write 'author: [Name, …]' or '- name: Name'")
+            raise QmdError(f"author entry {item!r} has no name; write 'author: [Name, …]' or '- name: Name'")
         names.append(str(name))
     return names
 
@@ -175,7 +223,7 @@ def pandoc_metadata(front: dict, qmd: Path) -> dict:
     """The metadata block we hand to pandoc: names, formatted date, absolute bibliography paths,
     and the language words the Lua filter and templates use (under ``krp-words``)."""
     if not isinstance(front, dict):
-        raise ValueError(f"{qmd}: the front matter must be a YAML mapping (key: value lines between '---')")
+        raise QmdError(f"{qmd}: the front matter must be a YAML mapping (key: value lines between '---')")
     lang = front.get("lang") or "en"
     meta = {k: front[k] for k in _PASS_THROUGH if k in front}
     meta["lang"] = lang
@@ -185,7 +233,8 @@ def pandoc_metadata(front: dict, qmd: Path) -> dict:
         plural = "plural" if len(names) > 1 else "single"
         meta["krp-author-label"] = words(lang)[f"title-block-author-{plural}"]
     if front.get("date") is not None:
-        parsed = parse_date(front["date"], qmd)
+        # "today"/"now" mean the day of the render, or SOURCE_DATE_EPOCH's day when it is set
+        parsed = parse_date(front["date"], qmd, today=source_date())
         meta["date"] = format_date(parsed, front.get("date-format"), lang) if parsed else str(front["date"])
     for key in ("bibliography", "csl"):
         if front.get(key):
@@ -193,7 +242,7 @@ def pandoc_metadata(front: dict, qmd: Path) -> dict:
             paths = [(qmd.parent / f).resolve() for f in files]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
-                raise ValueError(f"{qmd.name}: {key} file(s) not found: {', '.join(missing)}")
+                raise QmdError(f"{qmd.name}: {key} file(s) not found: {', '.join(missing)}")
             meta[key] = [str(p) for p in paths] if key == "bibliography" else str(paths[0])
     lw = words(lang)
     meta["krp-words"] = dict(lw)

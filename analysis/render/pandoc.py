@@ -63,11 +63,15 @@ def _pandoc(md: Path, to: str, output: Path, extra: list[str], meta: dict, seen:
         args.append("--number-sections")
     paths = [str(md.parent)] + ([meta["krp-resource-path"]] if meta.get("krp-resource-path") else [])
     args += ["--standalone", "--resource-path=" + os.pathsep.join(paths), *extra]
+    from analysis.results import write_atomic
+
     try:
         with _pandoc_warnings(seen):
-            pypandoc.convert_file(str(md), to, format="markdown", outputfile=str(output), extra_args=args)
+            # into a temporary file, moved into place when pandoc is done: never half a file
+            write_atomic(output, lambda tmp: pypandoc.convert_file(str(md), to, format="markdown",
+                                                                   outputfile=str(tmp), extra_args=args))
     except RuntimeError as exc:
-        raise RenderError(f"pandoc could not write {output.name}: {exc}") from None
+        raise RenderError(f"pandoc could not write {output.name} from {md.name}: {exc}") from None
 
 
 def to_html(md: Path, output: Path, meta: dict, seen: set[str]) -> Path:
@@ -83,22 +87,29 @@ def to_typst(md: Path, output: Path, meta: dict, seen: set[str]) -> Path:
     return output
 
 
-def compile_pdf(typ: Path, output: Path) -> Path:
+def compile_pdf(typ: Path, output: Path, timestamp: int | None = None) -> Path:
     """Compile with Typst's bundled fonts only, so the PDF is the same on every machine.
 
+    ``timestamp`` (seconds since 1970): the PDF's creation date. Without it Typst writes the
+    current time into the document information, the XMP metadata and (through them) the ``/ID``,
+    and no two renders have the same bytes; with it they do (``meta.build_timestamp``).
     The root is ``/`` because figures may live next to the .qmd as well as in the build folder.
+    Written to a temporary file and moved into place (``write_atomic``).
     """
     import typst
+
+    from analysis.results import write_atomic
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            typst.compile(str(typ), output=str(output), root="/", ignore_system_fonts=True)
+            write_atomic(output, lambda tmp: typst.compile(str(typ), output=str(tmp), root="/",
+                                                           ignore_system_fonts=True, timestamp=timestamp))
     except typst.TypstError as exc:
-        detail = getattr(exc, "diagnostic", "") or ""
+        detail = (getattr(exc, "diagnostic", "") or "").strip()
         hints = "; ".join(getattr(exc, "hints", []) or [])
-        raise RenderError(f"typst could not compile {typ.name}: {exc.message if hasattr(exc, 'message') else exc}"
-                          f"\n{detail}{(' hint: ' + hints) if hints else ''}") from None
+        raise RenderError(f"typst could not compile {typ.name}: {getattr(exc, 'message', exc)}"
+                          f"{(' (hint: ' + hints + ')') if hints else ''}" + (f"\n{detail}" if detail else "")) from None
     for w in caught:
         warnings.warn(f"typst: {w.message}", RenderWarning, stacklevel=2)
     return output

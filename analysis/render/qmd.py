@@ -16,6 +16,11 @@ _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)
 _FENCE_OPEN = re.compile(r"^(`{3,})\s*\{(\w+)[^}]*\}\s*$")
 INLINE = re.compile(r"`\{python\}\s+([^`]+?)\s*`")
 
+class QmdError(ValueError):
+    """The document itself is wrong (front matter, chunk options, a chunk's language); the message
+    names the file and the chunk or line."""
+
+
 # chunk options we honour and the types Quarto allows for them
 _BOOL_OR = {"echo": ("fenced",), "output": ("asis",), "include": (), "eval": (), "warning": (),
             "message": (), "error": ()}
@@ -30,6 +35,8 @@ class Chunk:
     options: dict = field(default_factory=dict)
     line: int | None = None
     option_lines: str = ""
+    #: line in the .qmd of the first line of ``source`` (to name the line that raised)
+    code_line: int | None = None
 
     @property
     def label(self) -> str | None:
@@ -39,6 +46,14 @@ class Chunk:
         """How an error message names this chunk: label, number and line."""
         where = f"chunk {self.index}" + (f", line {self.line} of {qmd_name}" if self.line else "")
         return f"'{self.label}' ({where})" if self.label else where
+
+    def qmd_line(self, code_line: int) -> int | None:
+        """The .qmd's line number of line ``code_line`` (1-based) of the chunk's code.
+
+        >>> Chunk(1, "x = 1\\ny = 2", code_line=12).qmd_line(2)
+        13
+        """
+        return None if self.code_line is None else self.code_line + code_line - 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class Qmd:
     path: Path
     front: dict
     parts: tuple
+    #: (line, expression) of every inline `` `{python} expr` `` in the file, in order
+    inline_lines: tuple = ()
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -74,9 +91,9 @@ def read_front_matter(text: str, name: str = "document") -> dict:
     try:
         front = yaml.safe_load(m.group(1)) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"{name}: the front matter is not valid YAML: {exc}") from None
+        raise QmdError(f"{name}: the front matter is not valid YAML: {exc}") from None
     if not isinstance(front, dict):
-        raise ValueError(f"{name}: the front matter must be key: value lines between '---'")
+        raise QmdError(f"{name}: the front matter must be key: value lines between '---'")
     return front
 
 
@@ -96,9 +113,9 @@ def split_options(source: str, where: str = "chunk") -> tuple[dict, str, str]:
     try:
         options = yaml.safe_load(yaml_text) or {} if n else {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"{where}: the '#|' option lines are not valid YAML: {exc}") from None
+        raise QmdError(f"{where}: the '#|' option lines are not valid YAML: {exc}") from None
     if not isinstance(options, dict):
-        raise ValueError(f"{where}: '#|' lines must be 'key: value' pairs, got {yaml_text!r}")
+        raise QmdError(f"{where}: '#|' lines must be 'key: value' pairs, got {yaml_text!r}")
     _check_options(options, where)
     return options, "\n".join(lines[n:]).strip("\n"), "\n".join(lines[:n])
 
@@ -107,10 +124,10 @@ def _check_options(options: dict, where: str) -> None:
     for key, extra in _BOOL_OR.items():
         if key in options and not (isinstance(options[key], bool) or options[key] in extra):
             allowed = ", ".join(["true", "false", *extra])
-            raise ValueError(f"{where}: option '{key}: {options[key]}' must be one of {allowed}")
+            raise QmdError(f"{where}: option '{key}: {options[key]}' must be one of {allowed}")
     label = options.get("label")
     if label is not None and not re.fullmatch(r"[A-Za-z][\w:.-]*", str(label)):
-        raise ValueError(f"{where}: label {label!r} must start with a letter and hold no spaces")
+        raise QmdError(f"{where}: label {label!r} must start with a letter and hold no spaces")
 
 
 def _chunk_lines(text: str) -> list[int]:
@@ -153,21 +170,50 @@ def read_qmd(path: Path) -> Qmd:
             line = lines[n_code - 1] if len(lines) >= n_code else None
             where = f"{path.name}, chunk {n_code}" + (f" (line {line})" if line else "")
             options, code, option_lines = split_options(cell.source, where)
-            parts.append(Chunk(n_code, code, options, line, option_lines))
+            parts.append(Chunk(n_code, code, options, line, option_lines, _code_line(cell.source, line)))
         else:
             text_part = cell.source
             if parts and isinstance(parts[-1], Markdown):  # jupytext splits at double blank lines
                 parts[-1] = Markdown(parts[-1].text + "\n\n" + text_part, parts[-1].line)
             else:
                 parts.append(Markdown(text_part))
-    return Qmd(path.resolve(), front, tuple(parts))
+    return Qmd(path.resolve(), front, tuple(parts), tuple(inline_lines(text)))
+
+
+def _code_line(cell_source: str, fence_line: int | None) -> int | None:
+    """The .qmd line of the chunk's first code line: after the fence, the ``#|`` lines and the
+    blank lines that :func:`split_options` strips."""
+    if fence_line is None:
+        return None
+    lines = cell_source.splitlines()
+    n = 0
+    while n < len(lines) and lines[n].startswith("#|"):
+        n += 1
+    while n < len(lines) and lines[n] == "":
+        n += 1
+    return fence_line + 1 + n
+
+
+def inline_lines(text: str) -> list[tuple[int, str]]:
+    """(line, expression) of each inline expression of a whole .qmd, outside fenced code, so an
+    error can name the line.
+
+    >>> inline_lines("---\\ntitle: T\\n---\\n\\nn = `{python} n`\\n```{python}\\n`{python} no`\\n```\\nm = `{python} m`")
+    [(5, 'n'), (9, 'm')]
+    """
+    found, line = [], 1
+    for segment, is_code in _segments(text):
+        if not is_code:
+            found += [(line + segment[: m.start()].count("\n"), m.group(1)) for m in INLINE.finditer(segment)]
+        line += segment.count("\n")
+    return found
 
 
 def _check_language(cell, path: Path, number: int) -> None:
     first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
     lang = cell.metadata.get("language")
     if (lang and lang != "python") or re.match(r"%%(R|bash|sh|js|julia)\b", first):
-        raise ValueError(f"{path.name}, chunk {number}: only ```{{python}} chunks can be run offline")
+        raise QmdError(f"{path.name}, chunk {number}: only ```{{python}} chunks can be run offline")
 
 
 def inline_expressions(text: str) -> list[str]:

@@ -39,13 +39,22 @@ def render_with_quarto(qmd: Path, output_dir: Path, formats, env: dict | None = 
         raise RenderError("engine 'quarto' was asked for but 'quarto' is not on the PATH; "
                           "install Quarto or use engine='offline'")
     run_env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}, "QUARTO_PYTHON": sys.executable}
+    # Quarto writes into a hidden folder beside the outputs; each file is moved into place when
+    # it is complete, so a killed render leaves the previous report (as the offline path does)
+    staging = output_dir / f".{qmd.stem}.quarto.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     written = {}
-    for fmt, cmd in zip(formats, quarto_commands(qmd, output_dir, formats, quarto)):
-        result = subprocess.run(cmd, cwd=qmd.parent, env=run_env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RenderError(f"'{' '.join(cmd)}' failed (exit {result.returncode}):\n{result.stderr.strip()}")
-        path = output_dir / f"{qmd.stem}.{QUARTO_FORMATS[fmt][1]}"
-        if not path.is_file():
-            raise RenderError(f"quarto finished but {path} was not written")
-        written[fmt] = path
+    try:
+        for fmt, cmd in zip(formats, quarto_commands(qmd, staging, formats, quarto)):
+            result = subprocess.run(cmd, cwd=qmd.parent, env=run_env, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RenderError(f"'{' '.join(cmd)}' failed (exit {result.returncode}):\n{result.stderr.strip()}")
+            name = f"{qmd.stem}.{QUARTO_FORMATS[fmt][1]}"
+            if not (staging / name).is_file():
+                raise RenderError(f"quarto finished but {output_dir / name} was not written")
+            os.replace(staging / name, output_dir / name)
+            written[fmt] = output_dir / name
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return written

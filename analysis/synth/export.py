@@ -28,6 +28,16 @@ def _fmt_date(values, fmt: str) -> np.ndarray:
     return s.dt.strftime(fmt).to_numpy(dtype=object)
 
 
+def _missing_raw(cb: Codebook, source: str, reason: str):
+    """The raw value a source writes for a missing reason (truth holds the reason's key, e.g.
+    a proxy reporter's "onbekend"); ValueError when the source cannot say it."""
+    for raw, r in cb.missing_values(source).items():
+        if r == reason:
+            return raw
+    raise ValueError(f"source {source!r} has no raw value for the missing reason {reason!r}; add it to "
+                     f"sources.{source}.missing_values in analysis/codebook.yaml")
+
+
 def unmap(cb: Codebook, source: str, tidy: pd.DataFrame, raw_ids: list | None = None) -> pd.DataFrame:
     """Raw export of ``tidy`` in the format of ``source``: raw columns and raw values.
 
@@ -38,7 +48,8 @@ def unmap(cb: Codebook, source: str, tidy: pd.DataFrame, raw_ids: list | None = 
         A codebook source (e.g. ``"DH"``); its ``columns`` mapping decides every column.
     tidy : DataFrame
         Tidy truth with the source's variables (multi-selects as ``<name>_<code>`` booleans,
-        missing when the question did not apply).
+        missing when the question did not apply). A coded value that is a key of the codebook's
+        ``missing_reasons`` is written as the source's raw value for that reason.
     raw_ids : list, optional
         The export's own form numbers for the identifier column (default: tidy ids).
 
@@ -80,7 +91,9 @@ def unmap(cb: Codebook, source: str, tidy: pd.DataFrame, raw_ids: list | None = 
                 out[col] = np.asarray(raw_ids, dtype=float)
             continue
         if "values" in m:
-            lookup = {code: raw for code, raw in ((c, cb.raw_value(source, var, c)) for c in set(values.dropna()))}
+            codes = set(cb.codes(var))
+            lookup = {c: cb.raw_value(source, var, c) if c in codes or c not in cb.data["missing_reasons"]
+                      else _missing_raw(cb, source, c) for c in set(values.dropna())}
             mapped = values.map(lookup)
             mapped = mapped.where(values.notna(), empty)
             out[col] = mapped.to_numpy(dtype=float if fmt == "sav" else object)

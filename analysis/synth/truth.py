@@ -224,7 +224,10 @@ def proxy(rng: np.random.Generator, sites: pd.DataFrame, params: dict, cb: Codeb
     out["date"] = _dates(rng, n, params["fieldwork"], with_time=False)
     for var, key in (("relation", "relation"), ("proxy_age_group", "age_group"), ("proxy_gender", "gender"),
                      ("would_like", "would_like")):
+        # a share may also be given for a missing reason (the reporter's "onbekend"): those
+        # reports hold the reason's key, which export.unmap writes as the source's raw value
         codes = cb.codes(var)
+        codes += [k for k in pp[key] if k in cb.data["missing_reasons"] and k not in codes]
         out[var] = draw_categorical(rng, np.tile(prob_vector(pp[key], codes, f"proxy.{key}"), (n, 1)), codes)
     r_codes = cb.codes("proxy_reasons")
     rr = rng.random((n, len(r_codes))) < np.array([pp["reasons"][c] for c in r_codes])
