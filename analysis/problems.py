@@ -86,7 +86,7 @@ class Problem:
         return ", ".join(parts)
 
     def __str__(self) -> str:
-        value = f" (value {self.value})" if self.value else ""
+        value = f" (value {self.value})" if self.value and self.value not in self.problem else ""
         fix = f"; {self.fix}" if self.fix else ""
         return f"{self.where()}: {self.problem}{value}{fix}"
 
