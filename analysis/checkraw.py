@@ -45,8 +45,9 @@ def check_raw(raw_dir: Path, cb=None, *, synthetic: bool | None = None, progress
 def unexpected_files(raw_dir: Path, cb, problems: Problems) -> None:
     """A file in the raw folder that no source reads is named (a warning): a second export or a
     site's file under another name would otherwise be left out without a word."""
-    expected = set(NOT_DATA) | {cb.file_name(source, site) for site, source in cb.site_sources().items()}
-    expected |= {cb.file_name(s) for s in cb.data["sources"] if "{site}" not in cb.source(s)["file"]}
+    from analysis.clean import expected_files
+
+    expected = set(NOT_DATA) | expected_files(cb)
     for path in sorted(Path(raw_dir).iterdir()):
         if path.is_file() and not path.name.startswith((".", "~$")) and path.name not in expected:
             problems.add(path.name, "file not named in the codebook: not read",

@@ -93,14 +93,25 @@ def read_source(raw_dir: Path, source: str, cb: cbmod.Codebook, site: str | None
     return items
 
 
+def expected_files(cb: cbmod.Codebook) -> set[str]:
+    """The raw file names the codebook reads (every source, every site)."""
+    names = {cb.file_name(source, site) for site, source in cb.site_sources().items()}
+    return names | {cb.file_name(s) for s in cb.data["sources"] if "{site}" not in cb.source(s)["file"]}
+
+
 def _read_source(raw_dir, source, cb, site, problems):
     src = cb.source(source)
     name = cb.file_name(source, site)
     path = Path(raw_dir) / name
+    if path.is_symlink() and not path.exists():
+        raise RawDataError(path, f"is a link to {os.readlink(path)}, which does not exist",
+                           fix="copy the file itself into the raw-data folder, or repair the link")
     if not path.is_file():
         import difflib
 
-        present = sorted(p.name for p in Path(raw_dir).iterdir() if p.is_file()) if Path(raw_dir).is_dir() else []
+        others = expected_files(cb)  # another source's file is never offered as this one
+        present = sorted(p.name for p in Path(raw_dir).iterdir() if p.is_file() and p.name not in others) \
+            if Path(raw_dir).is_dir() else []
         near = difflib.get_close_matches(name, present, n=1, cutoff=0.6) or \
             [p for p in present if p.casefold().split(".")[0] == name.casefold().split(".")[0]][:1]
         hint = f"is {near[0]!r} this file? Rename it (a different format must be exported again as the codebook says); " if near else ""
@@ -112,7 +123,7 @@ def _read_source(raw_dir, source, cb, site, problems):
     if fmt == "csv":
         frame = read_delimited(path, sep=read["sep"], encoding=read.get("encoding", "utf-8-sig"), required=required,
                                problems=problems)
-        return [(frame, name, {})]
+        return [(frame, name, {"absent": frame.attrs.get("absent", [])})]
     if fmt == "xlsx":
         if "sheets" in read:
             items = []
@@ -125,11 +136,11 @@ def _read_source(raw_dir, source, cb, site, problems):
                 else:  # a broken sheet is reported and the other sheets are still read
                     frame = problems.attempt(read_excel_sheet, path, problems=problems, **kwargs)
                 if frame is not None:
-                    items.append((frame, f"{name}[{sheet}]", {"wave": wave}))
+                    items.append((frame, f"{name}[{sheet}]", {"wave": wave, "absent": frame.attrs.get("absent", [])}))
             return items
         sheet = read.get("sheet", 0)  # a single-sheet source: forms on any other sheet are reported
-        return [(read_excel_sheet(path, sheet=sheet, required=required, problems=problems, expected_sheets=[sheet]),
-                 name, {})]
+        frame = read_excel_sheet(path, sheet=sheet, required=required, problems=problems, expected_sheets=[sheet])
+        return [(frame, name, {"absent": frame.attrs.get("absent", [])})]
     if fmt == "sav":
         frame, meta = read_sav(path, required=required, problems=problems, value_labels=codebook_value_labels(cb, source))
         return [(frame, name, {"sav_missing": sav_missing(meta, frame), "sav_meta": meta})]
@@ -445,6 +456,11 @@ def _pc4(ctx: _Ctx, var: str, column: str) -> pd.Series:
     if full.any():
         ctx.log_many(full, column, text.str[:4] + " **", text.str[:4], "full postcode shortened to PC4 (letters not kept)")
     text = text.where(~full, text.str[:4])
+    dotted = text.str.fullmatch(r"[1-9]\.[0-9]{3}")  # Excel's number format with a thousands separator
+    if dotted.any():
+        ctx.log_many(dotted, column, text, text.str.replace(".", "", regex=False),
+                     "postcode written with a thousands separator: separator removed")
+        text = text.where(~dotted, text.str.replace(".", "", regex=False))
     pattern = ctx.cb.variable(var).get("pattern")
     bad = (text != "") & ~text.str.fullmatch(pattern or r".*")
     if bad.any():
@@ -496,6 +512,19 @@ def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: Cleaning
     _log_unmapped_columns(ctx, source)
     out: dict[str, pd.Series | pd.DataFrame] = {}
     stamps = {}
+    # a required column the file lacks is already a problem: its variables are missing here and
+    # the other columns are still checked
+    absent = set(ctx.extra.get("absent", ()))
+    for var, spec in cols.items():
+        if absent & (set(spec["columns"]) if "columns" in spec else {spec.get("column")}):
+            vtype = cb.variable(var)["type"]
+            if vtype == "multi":
+                out[var] = pd.DataFrame(pd.NA, index=raw.index, columns=list(cb.multi_columns(var)), dtype="boolean")
+            elif vtype == "date":
+                out[var] = stamps[var] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+            elif vtype != "text":
+                out[var] = pd.Series(pd.NA, index=raw.index, dtype=object)
+    cols = {var: spec for var, spec in cols.items() if var not in out}
     # dates first: age from a birth year needs the survey date
     for var, spec in cols.items():
         if cb.variable(var)["type"] == "date":
@@ -849,13 +878,14 @@ def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: b
             received[file], site_of[file] = len(raw), site
             raw = raw.assign(_site=site, _fname=file)
             # files of one source (and the same SPSS missing-value declarations) are mapped together
-            key = (source, repr(sorted((k, sorted(v)) for k, v in extra.get("sav_missing", {}).items())))
+            key = (source, repr(sorted((k, sorted(v)) for k, v in extra.get("sav_missing", {}).items())),
+                   tuple(extra.get("absent", ())))
             groups.setdefault(key, []).append((raw, extra))
     if not groups:
         problems.raise_if_blocking() if own else None
         return None
     parts, by_answers, id_columns = [], [], {}
-    for (source, _), items in groups.items():
+    for (source, *_), items in groups.items():
         raw = pd.concat([r for r, _ in items], ignore_index=True)
         tidy = map_source(raw, source, cb, log, raw["_fname"], items[0][1], problems, keep_stamp=True)
         tidy.insert(0, "site", raw["_site"].to_numpy())

@@ -147,6 +147,8 @@ def read_waves(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, problems=Non
         if wave not in WAVES:
             raise ValueError(f"analysis/codebook.yaml: sources.interviews.read.sheets maps a sheet to {wave!r}; waves are {WAVES}")
         tidy = clean.map_source(raw, "interviews", cb, log, file, extra, problems)
+        if extra.get("absent"):  # a required column is missing: its cells are checked, the sheet is not used
+            continue
         found = []  # (row, problem, fix, value), added in row order
         for i in tidy.index[tidy["person_id"].isna()]:
             found.append((int(tidy.at[i, ROW]), "interview without a person ID",
@@ -440,6 +442,10 @@ def clean_segments(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, persons:
         return None, None
     (raw, file, extra), = items
     tidy = clean.map_source(raw, "segments", cb, log, file, extra, problems)  # free text is not read
+    if extra.get("absent"):  # a required column is missing (a problem already): nothing to check it against
+        if own:
+            problems.raise_if_blocking()
+        return None, None
     col = doc["column"]
     names = raw[col].astype("string").str.strip()
     parsed = names.str.extract(pattern)

@@ -157,10 +157,12 @@ def decode_text(path: Path, encoding: str) -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        bad = data[err.start : err.start + 1]
+        # utf-8-sig decodes the bytes after the BOM: positions count in err.object, not in data
+        at = len(data) - len(err.object) + err.start
+        line = data[:at].count(b"\n") + 1
+        bad = data[at : at + 1]
         hint = " (this looks like Windows-1252 from Excel)" if bad and 0x80 <= bad[0] <= 0xFF else ""
-        raise RawDataError(path, f"byte {bad!r} at position {err.start} is not valid {named}{hint}",
+        raise RawDataError(path, f"byte {bad!r} at position {at} is not valid {named}{hint}",
                            row=line, fix=_SAVE_UTF8) from None
     if not text.strip("\ufeff \r\n\t"):
         raise RawDataError(path, "the file is empty (only a byte-order mark or blank lines)", fix="export it again")
@@ -199,12 +201,13 @@ def read_delimited(
             row=1,
         )
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
-    columns = [c.lstrip("\ufeff") if i == 0 else c for i, c in enumerate(rows[0])]
+    # names stripped of spaces, as the Excel reader does ("Q2_AGE " is the column Q2_AGE)
+    columns = [(c.lstrip("\ufeff") if i == 0 else c).strip() for i, c in enumerate(rows[0])]
     width = len(columns)
     found, body = [], []
     for i, fields in enumerate(rows[1:], start=2):
-        if not fields or fields == [""]:
-            continue  # blank line (often the last one)
+        if not any(f.strip() for f in fields):
+            continue  # a blank line, or only delimiters (Excel writes ";;;;" for formatted empty rows)
         if len(fields) > width and not any(f.strip() for f in fields[width:]):
             fields = fields[:width]  # trailing empty fields (extra delimiters): nothing is lost
         if len(fields) != width:
@@ -256,12 +259,16 @@ def _table(path, columns: list[str], body: list[tuple[int, list[str]]], required
         fatal.append(_problem(path, f"column {name!r} occurs {times} (columns {_and(where)})",
                               "rename or remove all but one of them: the codebook reads each column by its name",
                               row=1, column=name, sheet=sheet))
-    fatal += _required_problems(path, missing, named, sheet)
+    absent = _required_problems(path, missing, named, sheet)
     if fatal:
-        raise RawDataError.from_problems(fatal + found)
+        raise RawDataError.from_problems(fatal + absent + found)
     keep = [j for j in range(len(columns)) if j not in unnamed]
     frame = _text_frame([[cells[j] for j in keep] + [i] for i, cells in body], [columns[j] for j in keep])
-    _hand_over(found, problems)
+    # a missing column is reported and read as empty, so the cells of the other columns are
+    # still checked in the same pass (the problem blocks the analysis all the same)
+    frame = frame.assign(**{c: "" for c in missing})
+    frame.attrs["absent"] = list(missing)  # the cleaning maps nothing from these columns
+    _hand_over(absent + found, problems)
     return frame
 
 
@@ -647,19 +654,23 @@ def _label_problems(meta, expected: dict, path) -> list:
         have = {_code_key(k): v for k, v in (labels.get(col) or {}).items()}
         accept = {_code_key(k): [v] if isinstance(v, str) else list(v) for k, v in wanted.items()}
         normed = {k: [_norm_label(v) for v in vs] for k, vs in accept.items()}
+        compared = fitting = swapped = 0
         for code, names in normed.items():
             if code not in have:
                 continue  # no label in the file for this code: nothing to compare
             got = _norm_label(have[code])
+            compared += 1
 
             def fits(candidates, got=got):
                 return any(got == c or (got.startswith(c) and not got[len(c)].isalnum()) for c in candidates)
 
             if fits(names):
+                fitting += 1
                 continue
             shown, expect = _show_code(code), accept[code][0]
             other = next((k for k, vs in normed.items() if k != code and fits(vs)), None)
             if other is not None:
+                swapped += 1
                 found.append(_problem(
                     path, f"the file labels {shown} as {have[code]!r}, the codebook maps {shown} to {expect!r} "
                           f"(and {_show_code(other)} to {accept[other][0]!r}): the codes may have been swapped",
@@ -672,6 +683,12 @@ def _label_problems(meta, expected: dict, path) -> list:
                     "check that both mean the same (then add nothing); otherwise correct the codes in SPSS or "
                     "this column's values in analysis/codebook.yaml", column=col, value=safe_value(shown),
                     blocking=False))
+        if compared >= 2 and fitting == swapped == 0:  # not one label fits: a new coding, not new wording
+            found.append(_problem(
+                path, f"none of the file's {compared} labels for this column match the codebook's: the answer "
+                      "categories may have changed", "map this column's codes to the codebook's answers in "
+                      "analysis/codebook.yaml (sources.<site>.columns), or export the study's own coding",
+                column=col))
     return found
 
 

@@ -103,3 +103,95 @@ def test_warnings_do_not_block():
     p.add("LH_bereik.xlsx[Formulieren]", "an empty extra sheet", "", blocking=False)
     p.raise_if_blocking()  # nothing raised
     assert p.frame()["sheet"].tolist() == ["Formulieren"] and "(warning)" in p.summary()
+
+
+# --- found by trying damaged exports as a new user would ------------------------------------------
+
+
+def _dh_rows(raw):
+    import csv
+    import io
+
+    text = (raw / "DH_bereik.csv").read_text(encoding="utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def _write_dh(raw, rows):
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";", lineterminator="\n").writerows(rows)
+    (raw / "DH_bereik.csv").write_text(buf.getvalue(), encoding="utf-8-sig")  # with a BOM, as the tool writes it
+
+
+def test_a_missing_column_does_not_hide_the_other_problems_of_its_file(raw):
+    rows = _dh_rows(raw)
+    head = rows[0]
+    rows[8][head.index("Q3_GENDER")], rows[11][head.index("Q2_AGE")] = "vrouww", "ca. 50"
+    head[head.index("Q7_ACTIVITY")] = "Q7_ACTIVITEIT"
+    _write_dh(raw, rows)
+    table = check_raw(raw, synthetic=True)[0].frame()
+    assert sorted(map(tuple, table[["row", "column"]].values.tolist())) == \
+        [(1, "Q7_ACTIVITY"), (9, "Q3_GENDER"), (12, "Q2_AGE")]
+    assert "a column 'Q7_ACTIVITEIT' is present" in table.loc[table["row"] == 1, "fix"].item()
+
+
+def test_rows_of_only_delimiters_are_not_forms(raw):
+    rows = _dh_rows(raw)
+    n = len(rows) - 1
+    _write_dh(raw, rows + [[""] * len(rows[0])] * 4)  # Excel writes ';;;;' for formatted empty rows
+    flow = check_raw(raw, synthetic=True)[1]["reach"].flow.set_index("file")
+    assert flow.at["DH_bereik.csv", "received"] == n
+    assert flow.at["DH_bereik.csv", "out_of_scope"] == 0
+
+
+def test_a_windows_1252_byte_after_the_bom_is_named_where_it_is(raw):
+    data = (raw / "DH_bereik.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    lines = data.split(b"\n")
+    lines[7] += "é".encode("cp1252")
+    (raw / "DH_bereik.csv").write_bytes(b"\n".join(lines))
+    at = len(b"\n".join(lines[:7])) + 1 + len(lines[7]) - 1  # the position of that byte in the file
+    (p,) = check_raw(raw, synthetic=True)[0].items
+    assert (p.file, p.row) == ("DH_bereik.csv", 8)
+    assert p.problem == f"byte b'\\xe9' at position {at} is not valid utf-8-sig (this looks like Windows-1252 from Excel)"
+
+
+def test_a_missing_or_dangling_file_is_never_matched_to_another_sources_file(raw):
+    (raw / "DH_bereik.csv").unlink()
+    (p,) = [p for p in check_raw(raw, synthetic=True)[0].items if p.file == "DH_bereik.csv"]
+    assert p.problem.startswith("not found in") and "PS_bereik.sav" not in p.fix
+    (raw / "DH_bereik.csv").symlink_to(raw / "elders" / "DH_bereik.csv")
+    (p,) = [p for p in check_raw(raw, synthetic=True)[0].items if p.file == "DH_bereik.csv"]
+    assert p.problem == f"is a link to {raw / 'elders' / 'DH_bereik.csv'}, which does not exist"
+
+
+def test_an_spss_label_set_that_no_longer_fits_blocks(raw):
+    import pyreadstat
+
+    path = raw / "PS_bereik.sav"
+    frame, meta = pyreadstat.read_sav(str(path), user_missing=True)
+    labels = dict(meta.variable_value_labels)
+    labels["opl"] = {1: "basisonderwijs", 2: "vmbo/mbo1", 3: "havo/vwo/mbo", 4: "hbo/wo"}
+    pyreadstat.write_sav(frame, str(path), column_labels=meta.column_names_to_labels,
+                         variable_value_labels=labels, missing_ranges=meta.missing_ranges)
+    problems = check_raw(raw, synthetic=True)[0]
+    (block,) = [p for p in problems.items if p.blocking]
+    assert (block.file, block.column) == ("PS_bereik.sav", "opl")
+    assert block.problem.startswith("none of the file's 3 labels for this column match")
+    assert sum(not p.blocking for p in problems.items) == 3  # each label named as a warning too
+
+
+def test_a_postcode_with_a_thousands_separator_is_repaired_and_logged(raw):
+    rows = _dh_rows(raw)
+    col = rows[0].index("Q1_PC4")
+    pc = rows[1][col]
+    rows[1][col] = pc[0] + "." + pc[1:]
+    _write_dh(raw, rows)
+    problems, results = check_raw(raw, synthetic=True)
+    assert len(problems) == 0
+    log = results["reach"].log.frame()
+    hit = log[(log["row"] == 2) & (log["column"] == "Q1_PC4")]
+    assert hit[["old", "new", "rule"]].values.tolist() == \
+        [[rows[1][col], pc, "postcode written with a thousands separator: separator removed"]]
