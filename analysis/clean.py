@@ -386,6 +386,8 @@ def _parse_date(ctx: _Ctx, var: str, column: str, spec: dict) -> pd.Series:
     if iso.any():
         parsed = parsed.fillna(pd.to_datetime(norm.where(iso), errors="coerce", format="ISO8601"))
     parsed = parsed.astype("datetime64[ns]")
+    if iso.any():
+        _swapped_day_month(ctx, column, parsed, iso, use & ~iso & parsed.notna(), fmt)
     bad = use & parsed.isna()
     if bad.any():
         blocked = _unreadable_column(ctx, var, column, text, use, bad, fmt)
@@ -393,6 +395,26 @@ def _parse_date(ctx: _Ctx, var: str, column: str, spec: dict) -> pd.Series:
         if repair.any():
             ctx.log_many(repair, column, text, "", "impossible or unreadable date set to missing")
     return _in_fieldwork(ctx, column, parsed, text)
+
+
+def _swapped_day_month(ctx: _Ctx, column: str, parsed: pd.Series, cells: pd.Series, typed: pd.Series,
+                       fmt: str | None) -> None:
+    """Excel set to a US locale turns a typed ``03-05-2025`` (3 May) into a date cell for 5 March
+    and leaves ``14-05-2025`` as text: a file whose date cells all have a day of 12 or
+    less while its typed dates all have a day above 12 has day and month swapped in its date
+    cells, without a word. One blocking problem per such file (at least 3 cells of each kind)."""
+    if not fmt or "%d" not in fmt or "%m" not in fmt or fmt.index("%d") > fmt.index("%m"):
+        return
+    for file in pd.unique(ctx.files[cells]):
+        here = ctx.files == file
+        dated, written = parsed[cells & here], parsed[typed & here]
+        if len(dated) >= 3 and len(written) >= 3 and (dated.dt.day <= 12).all() and (written.dt.day > 12).all():
+            ctx.problems.add(
+                file, f"the {len(dated)} date cells all have a day of 12 or less and the {len(written)} dates typed "
+                      "as text all a day above 12: Excel probably read the typed dates month first, so day and "
+                      "month are swapped in the date cells",
+                f"format the column as Text and type the dates again as {_shown_format(fmt)}, or enter them "
+                "with Excel set to Dutch (Netherlands)", column=column)
 
 
 def _unreadable_column(ctx: _Ctx, var: str, column: str, text: pd.Series, use: pd.Series, bad: pd.Series,

@@ -195,3 +195,51 @@ def test_a_postcode_with_a_thousands_separator_is_repaired_and_logged(raw):
     hit = log[(log["row"] == 2) & (log["column"] == "Q1_PC4")]
     assert hit[["old", "new", "rule"]].values.tolist() == \
         [[rows[1][col], pc, "postcode written with a thousands separator: separator removed"]]
+
+
+def test_day_and_month_swapped_by_a_us_excel_stop(raw):
+    """What a US-locale Excel makes of typed DD-MM-YYYY dates: a date cell, month first, where
+    the day is 12 or less; text where it is not (built with openpyxl as Excel stores them)."""
+    import datetime as dt
+
+    import openpyxl
+
+    path = raw / "LH_bereik.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Formulieren"]
+    col = [c.value for c in ws[1]].index("Datum") + 1
+    swapped = 0
+    for row in range(2, ws.max_row + 1):
+        cell = ws.cell(row, col)
+        try:  # the export holds planted impossible dates ("31-02-2025"): left as typed
+            t = dt.datetime.strptime(str(cell.value).strip(), "%d-%m-%Y")
+        except ValueError:
+            continue
+        if t.day <= 12:
+            cell.value, cell.number_format = dt.datetime(t.year, t.day, t.month), "m/d/yyyy"
+            swapped += 1
+    wb.save(path)
+    assert swapped >= 3
+    (p,) = check_raw(raw, synthetic=True)[0].items
+    assert (p.file, p.column, p.blocking) == ("LH_bereik.xlsx", "Datum", True)
+    assert p.problem.startswith(f"the {swapped} date cells all have a day of 12 or less")
+
+
+def test_a_column_of_date_cells_and_typed_text_is_not_taken_for_a_swap(raw):
+    """The same workbook with every other date typed in as a real date cell (correctly)."""
+    import datetime as dt
+
+    import openpyxl
+
+    path = raw / "LH_bereik.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Formulieren"]
+    col = [c.value for c in ws[1]].index("Datum") + 1
+    for row in range(2, ws.max_row + 1, 2):
+        cell = ws.cell(row, col)
+        try:
+            cell.value, cell.number_format = dt.datetime.strptime(str(cell.value).strip(), "%d-%m-%Y"), "dd-mm-yyyy"
+        except ValueError:  # a planted impossible date stays text
+            continue
+    wb.save(path)
+    assert len(check_raw(raw, synthetic=True)[0]) == 0
