@@ -581,7 +581,7 @@ def map_source(raw: pd.DataFrame, source: str, cb: cbmod.Codebook, log: Cleaning
     tidy[ROW] = raw[ROW].to_numpy()
     tidy[FILE] = files.to_numpy()
     if own:
-        problems.raise_if_blocking()
+        problems.finish()
     return tidy
 
 
@@ -668,8 +668,10 @@ def remove_duplicates(tidy: pd.DataFrame, id_col: str, log: CleaningLog, problem
             column = (id_columns or {}).get(file, id_col)
             differ = "different answers" if len({group[k] for k in kept_rows}) > 1 else \
                 f"the same answers but dates more than {minutes:g} minutes apart"
-            problems.add(file, f"form number {safe_value(ident)} occurs in rows {rows} with {differ}",
-                         "correct the form number or the answers in the export", row=rows[1], column=column)
+            # the form number is a respondent's key (pseudonymised in the outputs): the rows locate it
+            problems.add(file, f"the same form number occurs in rows {rows} with {differ}",
+                         "correct the form number or the answers in the export", row=rows[1], column=column,
+                         value=safe_value(ident, hidden="form number"))
     # 2. forms without a form number: compared on their answers and timestamps
     left = tidy.index.difference(list(removed))
     candidates = group[left][group[left].duplicated(keep=False)]
@@ -695,7 +697,7 @@ def remove_duplicates(tidy: pd.DataFrame, id_col: str, log: CleaningLog, problem
         log.add(tidy.at[i, FILE], tidy.at[i, ROW], "*", "", "",
                 f"duplicate form: same answers as row {tidy.at[match, ROW]} {why}: removed")
     if own:
-        problems.raise_if_blocking()
+        problems.finish()
     return tidy[~dup], tidy.loc[dup, FILE].value_counts()
 
 
@@ -904,7 +906,7 @@ def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: b
                    tuple(extra.get("absent", ())))
             groups.setdefault(key, []).append((raw, extra))
     if not groups:
-        problems.raise_if_blocking() if own else None
+        problems.finish() if own else None
         return None
     parts, by_answers, id_columns = [], [], {}
     for (source, *_), items in groups.items():
@@ -921,8 +923,10 @@ def clean_reach(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: b
     tidy, n_dup = remove_duplicates(tidy.drop(columns="_by_answers"), "respondent_id", log, problems,
                                     minutes=cb.cleaning("resubmission_minutes"), by_answers=tidy["_by_answers"],
                                     id_columns=id_columns)
-    if problems.blocking_count:  # every problem is found by now; what follows only shapes the output
-        return problems.raise_if_blocking() if own else None
+    if own:
+        problems.finish()  # warnings issued, blocking problems raised
+    elif problems.blocking_count:  # every problem is found by now; what follows only shapes the output
+        return None
     substantive = [c for c in tidy.columns if c not in ("site", "respondent_id", "date", STAMP, ROW, FILE)]
     tidy, n_empty = remove_empty(tidy, substantive, log)
     tidy = apply_applies_if(tidy, cb, log)
@@ -956,8 +960,10 @@ def clean_proxy(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthetic: b
     tidy, n_dup = remove_duplicates(tidy, "proxy_id", log, problems, minutes=cb.cleaning("resubmission_minutes"),
                                     by_answers=pd.Series(cb.identifies("proxy") == "submission", index=tidy.index),
                                     id_columns=id_columns)
-    if problems.blocking_count:
-        return problems.raise_if_blocking() if own else None
+    if own:
+        problems.finish()  # warnings issued, blocking problems raised
+    elif problems.blocking_count:
+        return None
     substantive = [c for c in tidy.columns if c not in ("site", "proxy_id", "date", STAMP, ROW, FILE)]
     tidy, n_empty = remove_empty(tidy, substantive, log)
     ids = _without_gaps(tidy, "proxy_id", log, id_columns)
@@ -981,8 +987,10 @@ def clean_sites(raw_dir: Path, cb: cbmod.Codebook | None = None, *, problems: Pr
     for i in tidy.index[tidy["site"].notna() & tidy["site"].duplicated()]:
         problems.add(file, f"site {tidy.at[i, 'site']!r} appears twice", "keep one row per site",
                      row=int(tidy.at[i, ROW]), column=column)
-    if problems.blocking_count:
-        return problems.raise_if_blocking() if own else None
+    if own:
+        problems.finish()  # warnings issued, blocking problems raised
+    elif problems.blocking_count:
+        return None
     flow = _flow(pd.Series({file: len(raw)}), {}, tidy[FILE].value_counts())
     return Cleaned(_finish(tidy, cb, "sites"), log, flow)
 

@@ -167,7 +167,7 @@ def read_waves(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, problems=Non
         parts.append(tidy)
         flow.append({"file": file, "wave": wave, "received": len(raw)})
     if own:
-        problems.raise_if_blocking()
+        problems.finish()
     if not parts:  # no sheet could be read: the problems say why
         return (pd.DataFrame({c: pd.Series(dtype=object) for c in ("person_id", "site", "wave", "date", ROW, FILE)}),
                 pd.DataFrame(flow, columns=["file", "wave", "received"]))
@@ -215,7 +215,7 @@ def check_waves(tidy: pd.DataFrame, cb: cbmod.Codebook, problems=None) -> None:
                      row=int(t1.at[i, ROW]), column=_raw_column(cb, "interviews", "date"),
                      value=safe_value(pd.Timestamp(t1.at[i, "date"]).date().isoformat()))
     if own:
-        problems.raise_if_blocking()
+        problems.finish()
 
 
 def remove_unscored(tidy: pd.DataFrame, log: CleaningLog) -> tuple[pd.DataFrame, pd.Series]:
@@ -438,13 +438,13 @@ def clean_segments(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, persons:
     items = clean.read_source(raw_dir, "segments", cb, problems=problems)
     if not items:
         if own:
-            problems.raise_if_blocking()
+            problems.finish()
         return None, None
     (raw, file, extra), = items
     tidy = clean.map_source(raw, "segments", cb, log, file, extra, problems)  # free text is not read
     if extra.get("absent"):  # a required column is missing (a problem already): nothing to check it against
         if own:
-            problems.raise_if_blocking()
+            problems.finish()
         return None, None
     col = doc["column"]
     names = raw[col].astype("string").str.strip()
@@ -477,7 +477,7 @@ def clean_segments(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, persons:
                      row=rows[i], column=col, value=safe_value(names[i], hidden=_DOC_HIDDEN))
     if problems.blocking_count > before:
         if own:
-            problems.raise_if_blocking()
+            problems.finish()
         return None, None
     no_code = tidy["code"].isna()
     if no_code.any():
@@ -535,8 +535,10 @@ def clean_interviews(raw_dir: Path, cb: cbmod.Codebook | None = None, *, synthet
         check_waves(tidy, cb, problems)
     persons = tidy[["person_id", "site", "wave"]]
     segments, seg_flow = clean_segments(raw_dir, cb, log, persons, key, problems, waves=waves)
-    if problems.blocking_count:  # every problem is found by now; what follows only shapes the output
-        return problems.raise_if_blocking() if own else None
+    if own:
+        problems.finish()  # warnings issued, blocking problems raised
+    elif problems.blocking_count:  # every problem is found by now; what follows only shapes the output
+        return None
     tidy, n_empty = remove_unscored(tidy, log)
     log_missing_dates(tidy, cb, log)
     tidy = score(tidy, cb, log)

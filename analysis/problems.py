@@ -200,6 +200,18 @@ class Problems:
         if self.blocking_count:
             raise self.error()
 
+    def finish(self) -> None:
+        """The end of a function that made its own collector: warnings are issued as
+        :class:`~analysis.readers.RawDataWarning` (never dropped), then the blocking problems raised."""
+        import warnings
+
+        from analysis.readers import RawDataWarning
+
+        for p in self.items:
+            if not p.blocking:
+                warnings.warn(str(p), RawDataWarning, stacklevel=3)
+        self.raise_if_blocking()
+
     def write(self, folder: Path) -> tuple[Path, Path]:
         """Write ``problems.csv`` and ``problems.txt`` into ``folder`` (atomically; empty tables
         too, so an old list never outlives its fix)."""

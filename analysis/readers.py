@@ -298,6 +298,8 @@ def _data_like(cells: list[str]) -> str:
 
 def _required_problems(path, missing: list[str], present: list[str], sheet: str = "") -> list:
     """One problem per missing required column, naming the closest present column (difflib)."""
+    from analysis.problems import safe_value
+
     out = []
     folded = {c.strip().casefold(): c for c in present}
     for col in missing:
@@ -306,10 +308,11 @@ def _required_problems(path, missing: list[str], present: list[str], sheet: str 
             near = difflib.get_close_matches(col.casefold(), list(folded), n=1, cutoff=0.6)
             match = folded[near[0]] if near else None
         if match is not None:
-            fix = (f"a column {match!r} is present: rename it to {col!r} in the export, or update the "
+            fix = (f"a column {safe_value(match)} is present: rename it to {col!r} in the export, or update the "
                    "mapping in analysis/codebook.yaml")
         else:
-            shown = ", ".join(map(repr, present[:10])) + (", …" if len(present) > 10 else "")
+            # header cells may be data when the header row is missing: shown safely
+            shown = ", ".join(safe_value(c) for c in present[:10]) + (", …" if len(present) > 10 else "")
             fix = (f"add the column to the export, or update the mapping in analysis/codebook.yaml "
                    f"(columns present: {shown or 'none'})")
         out.append(_problem(path, f"required column {col!r} is missing", fix, row=1, column=col, sheet=sheet))
@@ -730,12 +733,3 @@ def codebook_value_labels(cb, source: str) -> dict[str, dict]:
         labels = {raw: [nl[code], en[code], code] for raw, code in m["values"].items()}
         out[m["column"]] = {**missing, **labels}
     return out
-
-
-def check_required(frame: pd.DataFrame, required, path: Path, sheet: str = "") -> None:
-    """Every required column is present; otherwise one problem per missing column, with the
-    closest present column as the likely fix."""
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        present = [c for c in frame.columns if c != ROW]
-        raise RawDataError.from_problems(_required_problems(path, missing, present, sheet))

@@ -556,6 +556,22 @@ def count(x) -> str:
     return "minder dan vijf" if _is_suppressed(x) else num(x, 0)
 
 
+def interval_sentence(summary) -> str:
+    """The time between the interviews, or why there is none (no pairs with both dates yet).
+
+    >>> interval_sentence({"interval_months_mean": 6.04, "interval_months_min": 4.6, "interval_months_max": 7.9})
+    'Gemiddeld lagen er 6,0 maanden tussen de interviews (van 4,6 tot 7,9 maanden).'
+    >>> interval_sentence({"interval_months_mean": float("nan"), "interval_months_min": float("nan"),
+    ...                    "interval_months_max": float("nan")})
+    'Er is nog geen paar met twee interviewdatums, dus nog geen tijd tussen de interviews.'
+    """
+    mean = summary["interval_months_mean"]
+    if not _is_suppressed(mean) and pd.isna(pd.to_numeric(mean, errors="coerce")):
+        return "Er is nog geen paar met twee interviewdatums, dus nog geen tijd tussen de interviews."
+    return (f"Gemiddeld lagen er {num(mean, 1)} maanden tussen de interviews (van "
+            f"{num(summary['interval_months_min'], 1)} tot {num(summary['interval_months_max'], 1)} maanden).")
+
+
 def p(x) -> str:
     """A p-value for the text ("< 0,001", "0,046"), or the suppression mark."""
     from analysis import fmt

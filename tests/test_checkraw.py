@@ -243,3 +243,28 @@ def test_a_column_of_date_cells_and_typed_text_is_not_taken_for_a_swap(raw):
             continue
     wb.save(path)
     assert len(check_raw(raw, synthetic=True)[0]) == 0
+
+
+def test_warnings_are_issued_when_no_collector_is_given(raw):
+    """Stage 03 cleans the interviews without a collector: a warning must not vanish there."""
+    import openpyxl
+
+    from analysis import interviews
+    from analysis.readers import RawDataWarning
+
+    wb = openpyxl.load_workbook(raw / "interviews.xlsx")
+    notes = wb.create_sheet("Notities")
+    notes.append(["Opmerking"])
+    notes.append(["interviewer ziek, T1 later"])
+    notes.append(["zie map"])
+    wb.save(raw / "interviews.xlsx")
+    with pytest.warns(RawDataWarning, match="sheet 'Notities' has 2 filled row"):
+        interviews.clean_interviews(raw)
+
+
+def test_header_cells_in_messages_are_shown_safely(raw):
+    rows = _dh_rows(raw)
+    rows[0][rows[0].index("Q9_HEALTH")] = "Jan Jansen 0612345678"
+    _write_dh(raw, rows)
+    (p,) = check_raw(raw, synthetic=True)[0].items
+    assert p.column == "Q9_HEALTH" and "0612345678" not in p.fix and "Jansen" not in p.fix

@@ -351,7 +351,7 @@ def test_same_form_number_with_different_answers_names_both_rows(raw):
     problems = Problems()
     assert clean.clean_reach(raw, synthetic=True, problems=problems) is None
     assert [(p.file, p.row, p.column, p.problem, p.blocking) for p in problems.items] == [
-        ("LH_bereik.xlsx", 20, "Formulier nr", "form number '3' occurs in rows [4, 20] with different answers", True)]
+        ("LH_bereik.xlsx", 20, "Formulier nr", "the same form number occurs in rows [4, 20] with different answers", True)]
 
 
 def test_proxy_reports_follow_the_same_rules(raw):
