@@ -164,7 +164,8 @@ def apply(table: Table, kind: str, i: int, j: int, text: str) -> dict:
         k = table.header.index(col)
         del table.header[k]
         for r in table.rows:
-            del r[k]
+            if k < len(r):  # a row truncated by another damage may be shorter
+                del r[k]
         return {"kind": "problem", "file": file, "row": None, "column": col, "file_level": True}
     if kind == "swap_columns" and age and table.fmt != "sav":
         col = coded[j % len(coded)]
@@ -213,7 +214,9 @@ def _matches(problem: dict, expected: dict) -> bool:
 
 # no shrinking: one example costs a cleaning pass (about a second), and the failing example as
 # drawn already names the damage
-@settings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+# derandomize: the same examples in every run, so that CI is reproducible (run with
+# derandomize=False and more examples to explore further)
+@settings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damages=st.lists(DAMAGE, min_size=1, max_size=3, unique_by=lambda d: (d[0], d[1])))  # one of each kind per file: a swap drawn twice would undo itself
 def test_every_damage_is_reported_and_rows_add_up(base, tmp_path_factory, damages):
