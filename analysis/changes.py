@@ -39,10 +39,38 @@ sign so that positive means "better" for every outcome (used in the change summa
 
 Publication rules (STUDY.md section 9; ``analysis.min_cell`` = 5 in study.yaml)
 ------------------------------------------------------------------------------
-* Counts of persons from 1 to 4 are published as "<5" (:func:`analysis.fmt.suppress_small_cells`),
-  together with the figures computed from them (their percentage; a mean over them).
+* **Disclosure control** (issue 17; :func:`publishable`, :func:`ledger`). Every count of
+  persons in every paired table is a cell of one ledger (:mod:`analysis.stats.disclosure`),
+  with the same key wherever the same count appears (the pairs of a site in paired_attrition,
+  paired_changes, paired_mde, paired_rci and paired_mixed_model; the persons interviewed in
+  paired_themes, paired_cooccurrence and paired_summary) and the relations between them:
+  interviewed at T0 = pairs + drop-outs and interviewed at T1 = pairs (per site and all);
+  n_pairs + n_excluded_missing = the pairs of the analysis set; all sites = the sum of the
+  sites (attrition, changes, binary margins, themes); RCI categories = n_classified; pairs =
+  dated + undated = within the window + outside + undated. Counts of 1-4 are "<5" (primary
+  suppression); with ``analysis.secondary_suppression`` (study.yaml) more counts are hidden as
+  "x" (5 or more) until no "<5" can be recovered or narrowed from all tables together; a 0 in
+  a relation with a hidden cell is "<5" too. The cheapest cells are hidden first: a missing
+  count, then a total (interviewed at T0, the all-sites row), and the persons an analysis rests
+  on (n_pairs per outcome) only when nothing else protects. In a tiny study where the marks
+  themselves would pin a "<5", the counts involved are left empty instead (not published).
+* **Statistics follow their counts.** Every statistic of a group (mean, SD, median, change,
+  CI, test, p, effect size, MDE, share, lift) is published only when every count it rests on
+  is; otherwise it gets the count's mark ("<5" before "x"). So a small group's mean cannot
+  come back as the all-sites mean times n minus the other sites': the protection of the counts
+  leaves at least two hidden groups (or a hidden total) in each sum. In a row with a hidden
+  count the not-estimable reason is left out ("too few pairs" beside "<5" would narrow it).
+* **Published less** (kept in ``internal/`` only): the Wilcoxon rank sums ``r_plus`` and
+  ``r_minus`` (r+ + r- = m(m + 1)/2 gives the number of zero changes back); the mixed model's
+  ``n_obs`` (= n_persons + n_complete_pairs); its ``n_persons`` is empty where someone in the
+  model has no T0 score (only then is it not the T0 count of paired_attrition); the four cells
+  of the paired 2 x 2 table of ``paired_binary`` (``n_both``, ``n_t0_only``, ``n_t1_only``,
+  ``n_neither``, ``n_discordant``: with all four hidden the marks can pin one), and its McNemar
+  p and interval, computed from those cells, unless every cell has at least 5 persons.
+  Residual risk, not covered by the linear attack: the exact Wilcoxon p and the rank-biserial
+  correlation beside n_pairs allow a search over the number of non-zero changes.
 * **Per site** (about 7 interviewees, 5-7 pairs): a site's row is published when it rests on
-  at least 5 pairs for that outcome; otherwise every statistic in the row is "<5". The per-site
+  at least 5 pairs for that outcome; otherwise every statistic in the row is hidden. The per-site
   rows are descriptive: the minimum detectable effect at 6 pairs is about dz = 1.4, and an exact
   Wilcoxon test on 5 non-zero changes cannot reach p < 0.05 at all. The report should present
   them as description, not as evidence of differences between sites.
@@ -53,10 +81,6 @@ Publication rules (STUDY.md section 9; ``analysis.min_cell`` = 5 in study.yaml)
   can read, and each site still has only about 7 pairs -- and the slope plots show all sites
   pooled; :func:`site_detail_note` writes the sentence notebook 03 shows. The descriptive
   per-site tables (``paired_attrition``, ``paired_themes``) stay per site.
-* ``paired_binary``: counts of 1-4 (also of the discordant pairs, who changed category) are
-  "<5", with the share computed from them, and the McNemar p when the discordant pairs are 1-4
-  (it cannot fall below 0.125 there); a row on fewer than 5 pairs shows no statistic. The
-  difference and its interval stay (secondary suppression of the margins is a later issue).
 * Reliable change (RCI) is computed only for scales with a **verified** reliability in
   ``analysis/reliability.yaml`` -- today only WHO-5 (test-retest ICC 0.81). Every other outcome
   is listed with status "not computed: no verified reliability"; no reliability is guessed.
@@ -65,7 +89,8 @@ Publication rules (STUDY.md section 9; ``analysis.min_cell`` = 5 in study.yaml)
 
 Results tables (``<out>/results/<name>.csv``; same columns in ``<out>/internal/``)
 -------------------------------------------------------------------------------
-Numbers are unrounded; "<5" marks a suppressed cell. ``outcome`` is the tidy variable name,
+Numbers are unrounded; "<5" marks a suppressed count of 0-4 (or a figure resting on one), "x" a
+hidden count of 5 or more (secondary suppression) or a figure resting on one. ``outcome`` is the tidy variable name,
 ``label`` its Dutch label, ``instrument`` one of ``djg``, ``who5``, ``pg``, ``zrm``.
 
 ``paired_changes.csv`` -- one row per analysis set x outcome:
@@ -89,7 +114,7 @@ Numbers are unrounded; "<5" marks a suppressed cell. ``outcome`` is the tidy var
     p_t_holm               Holm-adjusted p_t within the scope (and site) and the outcome's family
     wilcoxon_test          test name, incl. exact/approximate and zero handling
     wilcoxon_method, zero_method ("wilcox": zero changes dropped before ranking), n_zero,
-    ties, r_plus, r_minus, p_wilcoxon
+    ties, r_plus, r_minus (``internal/`` only), p_wilcoxon
     p_wilcoxon_holm        Holm-adjusted p_wilcoxon within the scope (and site) and family
     holm_family            pre-specified Holm family of the outcome ("primary", "secondary")
     family_size            outcomes of that family in the analysis
@@ -110,7 +135,7 @@ Numbers are unrounded; "<5" marks a suppressed cell. ``outcome`` is the tidy var
 ``paired_mixed_model.csv`` -- one row per outcome (sensitivity analysis, all persons incl.
 drop-outs): outcome, label, model (formula and method), term, estimate (T1 - T0), se, z, p,
 ci_low, ci_high (95% Wald), df_t, p_t, ci_t_low, ci_t_high (the same with a t reference on
-n_complete_pairs - 1 df, for few persons), n_obs, n_persons, n_complete_pairs, n_sites, person_variance,
+n_complete_pairs - 1 df, for few persons), n_obs (``internal/`` only), n_persons, n_complete_pairs, n_sites, person_variance,
 residual_variance, converged, fit_warnings, not_estimable, paired_mean_change (the paired
 estimate of paired_changes, scope "all", for comparison), paired_n_pairs (its pairs),
 agrees_with_paired (True / False by :data:`AGREEMENT_RULE`: the paired mean change lies inside
@@ -120,7 +145,8 @@ agreement_rule (that rule in words).
 ``paired_binary.csv`` -- paired yes/no outcomes (``paired.binary`` of study.yaml), one row per
 analysis set (scope, site as in paired_changes) x outcome: outcome (e.g. "lonely"), label,
 variable, rule (e.g. "djg_total >= 2"), n_pairs, n_excluded_missing, n_both (yes at T0 and
-T1), n_t0_only, n_t1_only (the discordant pairs), n_neither, n_t0, n_t1 (yes at the wave),
+T1), n_t0_only, n_t1_only (the discordant pairs), n_neither (these four and n_discordant in
+``internal/`` only), n_t0, n_t1 (yes at the wave),
 prop_t0, prop_t1, difference (prop_t1 - prop_t0), ci_low, ci_high (95%, Newcombe 1998 method
 10), ci_method, confidence_level, n_discordant, test, p_mcnemar (exact McNemar, two-sided),
 not_estimable (:mod:`analysis.stats.paired_binary`).
@@ -164,11 +190,12 @@ pct_change_with_mechanism (100 x n_both / n_change), lift (n_both x n_interviewe
 nobody mentioned one of the codes).
 
 ``paired_summary.csv`` -- headline numbers quoted in the report text: key, value (unrounded;
-"<5" when suppressed), label (Dutch), n_basis (persons the value rests on, "<5" when few; ""
+"<5" or "x" when suppressed), label (Dutch), n_basis (persons the value rests on, "<5" when few; ""
 when it rests on everybody). Keys: n_persons_t0, n_persons_t1, n_pairs (visitors interviewed
 twice), n_dropouts, n_sites, interval_months_mean/_min/_max (over the pairs with both dates),
 n_interval_outside, n_interval_unknown (pairs without an interview date at a wave: their
-interval cannot be checked, and they are not in the ``interval_ok`` scope),
+interval cannot be checked, and they are not in the ``interval_ok`` scope), n_pairs_interval_ok
+(the pairs of the ``interval_ok`` scope),
 interval_window_low/_high, mde_dz_all, mde_dz_all_holm_primary (at alpha / the size of the
 primary family), median_pairs_per_site, mde_dz_site, per outcome mean_change_<o>,
 mean_change_ci_low_<o>, mean_change_ci_high_<o>, dz_<o>, p_primary_holm_<o> (primary test,
@@ -182,7 +209,9 @@ n_segments, n_codes_used.
 
 (``results/interview_flow.csv`` is written by :func:`analysis.interviews.clean_all_interviews`:
 file, wave, received, out_of_scope (interviews without any score, segments without a code),
-kept.)
+kept. Its kept interviews are the persons interviewed per wave, cells of the same ledger:
+:func:`run` protects it with the paired tables and writes it again, marked, with the
+unsuppressed version in ``internal/``.)
 
 Figures (``<out>/figures/``)
 ----------------------------
@@ -213,12 +242,12 @@ from analysis import interviews as ivmod
 from analysis.scoring import positive_health
 from analysis.stats import paired as ps
 from analysis.stats import paired_binary as pbin
-from analysis.stats import threadwarnings
+from analysis.stats import disclosure, threadwarnings
 
 __all__ = [
     "outcome_info", "with_pg_mean", "change_table", "mixed_models", "rci_tables", "mde_table",
     "attrition_table", "theme_counts", "cooccurrence", "summary_table", "mde_text",
-    "publishable", "headline_table", "binary_overview", "binary_table", "paired_settings", "outcome_families",
+    "publishable", "publish_tables", "published_tables", "ledger", "headline_table", "binary_overview", "binary_table", "paired_settings", "outcome_families",
     "reason_key", "not_estimable_text", "per_site_detail_max", "analysis_scopes", "site_detail_note", "themes_overview", "cooccurrence_matrix", "plot_slopes", "plot_change_summary", "load_tables", "analyse", "run",
 ]
 
@@ -979,6 +1008,8 @@ def summary_table(res: dict, *, alpha: float | None = None, window: tuple[float,
         f"Paren buiten het venster van {lo:g}-{hi:g} maanden")
     add("n_interval_unknown", int(pr["interval_ok"].isna().sum()),
         "Paren zonder interviewdatum op T0 of T1 (tijd tussen de interviews niet na te gaan)")
+    add("n_pairs_interval_ok", int(pr["interval_ok"].fillna(False).astype(bool).sum()),
+        f"Paren binnen het venster van {lo:g}-{hi:g} maanden")
     add("interval_window_low", lo, "Venster T0-T1: ondergrens (maanden)")
     add("interval_window_high", hi, "Venster T0-T1: bovengrens (maanden)")
     all_m = mde[mde["scope"] == "all"]
@@ -1084,12 +1115,23 @@ def mde_text(summary: pd.DataFrame, changes: pd.DataFrame | None = None, setting
     primary = next(iter(settings["families"]))
     m = _summary_value(summary, f"n_outcomes_family_{primary}")
     keys = set(summary["key"])
-    def count(v) -> str:  # a published count may be "<5"
+    def count(v) -> str:  # a published count may be "<5" or "x" (hidden to protect a small one)
+        if isinstance(v, str) and v.strip() == disclosure.SECONDARY:
+            return "een niet getoond aantal"
         return "minder dan vijf" if isinstance(v, str) and v.startswith("<") else fmt.number(float(v), 0)
 
-    head = (f"**Wat {count(n)} paren wel en niet kunnen laten zien.** Van de {count(n0)} mensen die aan het "
-            f"begin zijn geïnterviewd, zijn er {count(n)} ook na ongeveer een half jaar opnieuw gesproken.")
-    if not _finite(dz):
+    if disclosure.is_mark(n) or disclosure.is_mark(n0):
+        head = ("**Wat de paren wel en niet kunnen laten zien.** Van de mensen die aan het begin zijn "
+                "geïnterviewd, is een deel ook na ongeveer een half jaar opnieuw gesproken (de aantallen staan "
+                "hier niet, omdat ze samen met de andere tabellen een groep van minder dan vijf personen zouden "
+                "verraden).")
+    else:
+        head = (f"**Wat {count(n)} paren wel en niet kunnen laten zien.** Van de {count(n0)} mensen die aan het "
+                f"begin zijn geïnterviewd, zijn er {count(n)} ook na ongeveer een half jaar opnieuw gesproken.")
+    if disclosure.is_mark(dz):
+        text = [head + " Het kleinste aantoonbare effect staat hier niet: het zou het verborgen aantal paren "
+                "verraden."]
+    elif not _finite(dz):
         text = [head + " Dat zijn te weinig paren om een kleinste aantoonbare verandering te berekenen "
                 "(daarvoor zijn er minstens twee nodig); er valt met deze aantallen niets te toetsen."]
     else:
@@ -1136,7 +1178,7 @@ _CHANGE_STATS = ["mean_t0", "sd_t0", "median_t0", "mean_t1", "sd_t1", "median_t1
 
 #: Summary keys that count persons (suppressed from 1 to min_cell - 1).
 _SUMMARY_PERSON_COUNTS = ("n_persons_t0", "n_persons_t1", "n_pairs", "n_dropouts", "n_interval_outside",
-                          "n_interval_unknown")
+                          "n_interval_unknown", "n_pairs_interval_ok")
 
 
 def _hide_reasons(suppressed: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -1147,8 +1189,9 @@ def _hide_reasons(suppressed: pd.DataFrame, k: int) -> pd.DataFrame:
     """
     if "not_estimable" not in suppressed or suppressed.empty:
         return suppressed
-    hit = (suppressed.astype(object) == f"<{k}").any(axis=1)
+    hit = suppressed.astype(object).map(lambda v: disclosure.is_mark(v, k)).any(axis=1)
     out = suppressed.copy()
+    out["not_estimable"] = out["not_estimable"].astype(object)
     out.loc[hit, "not_estimable"] = ""
     return out
 
@@ -1168,75 +1211,481 @@ def _split_reasons(reason: str) -> list[str]:
     return [p.strip("; ").strip() for p in re.split(rf"; (?=(?:{keys}))", reason) if p.strip()]
 
 
-def publishable(res: dict, *, min_cell: int | None = None) -> dict[str, pd.DataFrame]:
-    """The publishable versions of the results tables (counts 1 to min_cell - 1 as "<5").
+# --- disclosure control (issue 17) -------------------------------------------------------------
+#
+# Every count a paired_* table publishes is a cell of one disclosure ledger
+# (:mod:`analysis.stats.disclosure`), keyed so that the same count has the same key in every
+# table; the additive relations between the counts are declared beside them. The same function
+# reads the unsuppressed tables (to choose what to hide) and the published ones (the attacker's
+# view: numbers and marks), so the attack test checks exactly what was published.
 
-    See the module docstring for the rules. Inputs are not modified. In a row with a
-    suppressed count the not-estimable reason is left out (it would narrow the count).
+ALL_SITES = "alle"
+#: Columns of paired_changes kept in internal/ only: the Wilcoxon rank sums give the number of
+#: non-zero changes m back (r+ + r- = m(m + 1)/2), and with it the number of zero changes.
+#: paired_binary publishes the margins (yes at T0, yes at T1) and not the four cells of the
+#: paired 2 x 2 table: with all four hidden, the marks themselves ("x" = 5 or more) can pin a
+#: cell (n_t0 >= 5 with both parts under 5 leaves room for at most one in a third cell).
+#: The mixed model's n_obs is n_persons + n_complete_pairs: it adds nothing and is left out.
+INTERNAL_ONLY = {"paired_changes": ["r_plus", "r_minus"], "paired_mixed_model": ["n_obs"],
+                 "paired_binary": ["n_both", "n_t0_only", "n_t1_only", "n_neither", "n_discordant"]}
+#: Statistics of paired_binary computed from the four cells (McNemar on the discordant pairs,
+#: Newcombe's interval with its phi correction): published only when every cell is at least
+#: min_cell, since each would otherwise give a hidden cell back.
+_BIN_CELL_STATS = ["ci_low", "ci_high", "p_mcnemar"]
+
+
+def _present(v) -> bool:
+    """A published cell that holds something (a number or a mark), not an empty one."""
+    if v is None or v is pd.NA:
+        return False
+    if isinstance(v, str):
+        return v.strip() != "" and v.strip().lower() != "nan"
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _paired_cells(tables) -> tuple[list, list]:
+    """The count cells of the paired tables and their relations.
+
+    Returns ``cells`` = [(table, row index, column, key, kind)] and ``relations`` =
+    [(total key, [part keys])] or [{key: coef}]. Shared keys (common17 convention):
+    ("interviewed", wave, site), ("pairs", site), ("dropouts", site); ("n_pairs", scope, site,
+    outcome) and ("n_excluded", ...) for the persons with an outcome at both waves (paired_changes,
+    paired_mde, paired_binary, paired_rci, paired_mixed_model); ("themes", wave, site, code).
+    """
+    cells: list = []
+    rels: list = []
+
+    def cell(table, idx, col, key, kind="cell"):
+        cells.append((table, idx, col, key, kind))
+        return key
+
+    def site_sum(key_of, sites):
+        """The all-sites cell is the sum of the site cells (``key_of(site)``)."""
+        rels.append((key_of(ALL_SITES), [key_of(s) for s in sites]))
+
+    sites: set = set()
+    # persons: interviewed at T0 = pairs + drop-outs; a T1 interview without T0 stops the
+    # cleaning, so interviewed at T1 = pairs
+    att = tables.get("paired_attrition")
+    if att is not None and len(att):
+        sites |= set(att["site"]) - {ALL_SITES}
+        for i, r in att.iterrows():
+            s, o = r["site"], r["outcome"]
+            tot = "total" if s == ALL_SITES else "cell"
+            cell("paired_attrition", i, "n_persons_completers", ("pairs", s), "total")
+            cell("paired_attrition", i, "n_persons_dropouts", ("dropouts", s), tot)
+            cell("paired_attrition", i, "n_completers", ("paired_attrition", "n_completers", s, o), "headline")
+            cell("paired_attrition", i, "n_dropouts", ("paired_attrition", "n_dropouts", s, o), tot)
+        for o in att["outcome"].unique():
+            for col in ("n_completers", "n_dropouts"):
+                site_sum(lambda s, col=col, o=o: ("paired_attrition", col, s, o), sorted(sites))
+    th = tables.get("paired_themes")
+    if th is not None and len(th):
+        sites |= set(th["site"]) - {ALL_SITES}
+        for i, r in th.iterrows():
+            w, s = r["wave"], r["site"]
+            cell("paired_themes", i, "n_persons", ("themes", w, s, r["code"]), "total" if s == ALL_SITES else "cell")
+            cell("paired_themes", i, "n_interviewed", ("interviewed", w, s), "total")
+        th_sites = sorted(set(th["site"]) - {ALL_SITES})
+        for (w, code), _ in th.groupby(["wave", "code"], sort=False):
+            site_sum(lambda s, w=w, code=code: ("themes", w, s, code), th_sites)
+    for s in sorted(sites) + [ALL_SITES]:
+        rels.append((("interviewed", "T0", s), [("pairs", s), ("dropouts", s)]))
+        rels.append({("interviewed", "T1", s): 1, ("pairs", s): -1})
+    for fam in (lambda s: ("interviewed", "T0", s), lambda s: ("interviewed", "T1", s),
+                lambda s: ("pairs", s), lambda s: ("dropouts", s)):
+        site_sum(fam, sorted(sites))
+    # the interview flow (results/interview_flow.csv, written by the cleaning): the kept rows of
+    # a wave's sheet are the persons interviewed in that wave; received = kept + out of scope
+    fl = tables.get("interview_flow")
+    if fl is not None:
+        for i, r in fl.iterrows():
+            w = r["wave"]
+            if w not in ("T0", "T1"):
+                continue  # the segments row counts text fragments, not persons
+            cell("interview_flow", i, "kept", ("interviewed", w, ALL_SITES), "total")
+            cell("interview_flow", i, "received", ("interview_flow", "received", w), "total")
+            cell("interview_flow", i, "out_of_scope", ("interview_flow", "out_of_scope", w), "unknown")
+            rels.append((("interview_flow", "received", w), [("interview_flow", "out_of_scope", w),
+                                                             ("interviewed", w, ALL_SITES)]))
+    # persons with the outcome at both waves: n_pairs + n_excluded_missing = the set's pairs
+    def set_total(scope, site):
+        return ("pairs", site) if scope in ("all", "site") else ("pairs_interval_ok", ALL_SITES)
+
+    seen_sets: set = set()
+    for name in ("paired_changes", "paired_binary"):
+        t = tables.get(name)
+        if t is None or not len(t):
+            continue
+        var = "outcome" if name == "paired_changes" else "variable"
+        for i, r in t.iterrows():
+            sc, s, o = r["scope"], r["site"], r[var]
+            kp, ke = ("n_pairs", sc, s, o), ("n_excluded", sc, s, o)
+            cell(name, i, "n_pairs", kp, "headline")
+            cell(name, i, "n_excluded_missing", ke, "unknown")
+            rels.append((set_total(sc, s), [kp, ke]))
+            seen_sets.add((sc, s, o))
+            if name == "paired_changes":
+                cell(name, i, "n_zero", ("paired_changes", "n_zero", sc, s, o), "cell")
+            else:
+                for col in ("n_t0", "n_t1"):
+                    cell(name, i, col, ("paired_binary", col, sc, s, r["outcome"]), "cell")
+        site_rows = t[t["scope"] == "site"]
+        if len(site_rows):
+            ss = sorted(site_rows["site"].unique())
+            for o in site_rows[var].unique():
+                for head in ("n_pairs", "n_excluded"):
+                    rels.append(((head, "all", ALL_SITES, o), [(head, "site", s, o) for s in ss]))
+            if name == "paired_binary":
+                for o in site_rows["outcome"].unique():
+                    for col in ("n_t0", "n_t1"):
+                        rels.append((("paired_binary", col, "all", ALL_SITES, o),
+                                     [("paired_binary", col, "site", s, o) for s in ss]))
+    mde = tables.get("paired_mde")
+    if mde is not None:
+        for i, r in mde.iterrows():
+            cell("paired_mde", i, "n_pairs", ("n_pairs", r["scope"], r["site"], r["outcome"]), "headline")
+    rci = tables.get("paired_rci")
+    if rci is not None and len(rci):
+        comp = rci[rci["status"] == "computed"]
+        for i, r in comp.iterrows():
+            o = r["outcome"]
+            cell("paired_rci", i, "n", ("paired_rci", o, r["category"]), "cell")
+            cell("paired_rci", i, "n_classified", ("n_pairs", "all", ALL_SITES, o), "headline")
+            cell("paired_rci", i, "n_missing", ("n_excluded", "all", ALL_SITES, o), "unknown")
+        for o, g in comp.groupby("outcome", sort=False):
+            rels.append((("n_pairs", "all", ALL_SITES, o), [("paired_rci", o, c) for c in g["category"]]))
+    co = tables.get("paired_cooccurrence")
+    if co is not None:
+        for i, r in co.iterrows():
+            cell("paired_cooccurrence", i, "n_both", ("paired_cooccurrence", r["mechanism"], r["change"]), "cell")
+            cell("paired_cooccurrence", i, "n_mechanism", ("themes", "T1", ALL_SITES, r["mechanism"]), "total")
+            cell("paired_cooccurrence", i, "n_change", ("themes", "T1", ALL_SITES, r["change"]), "total")
+            cell("paired_cooccurrence", i, "n_interviewed", ("interviewed", "T1", ALL_SITES), "total")
+    mm = tables.get("paired_mixed_model")
+    if mm is not None:
+        for i, r in mm.iterrows():
+            o = r["outcome"]
+            cell("paired_mixed_model", i, "n_complete_pairs", ("n_pairs", "all", ALL_SITES, o), "headline")
+            if "paired_n_pairs" in mm:
+                cell("paired_mixed_model", i, "paired_n_pairs", ("n_pairs", "all", ALL_SITES, o), "headline")
+            # n_persons is published only when everyone in the model has a T0 score (publishable):
+            # then it is the T0 count of paired_attrition (completers + drop-outs, all sites)
+            cell("paired_mixed_model", i, "n_persons", ("paired_mixed_model", "n_persons", o), "total")
+            rels.append((("paired_mixed_model", "n_persons", o), [("paired_attrition", "n_completers", ALL_SITES, o),
+                                                                   ("paired_attrition", "n_dropouts", ALL_SITES, o)]))
+    su = tables.get("paired_summary")
+    if su is not None:
+        for i, r in su.iterrows():
+            key = _SUMMARY_KEYS.get(r["key"])
+            if key is None and str(r["key"]).startswith("rci_who5_") and r["key"] != "rci_who5_threshold":
+                cat = {"no_reliable_change": "unchanged"}.get(r["key"][9:], r["key"][9:])
+                key = ("paired_rci", "who5", cat)
+            if key is not None:
+                cell("paired_summary", i, "value", key, _SUMMARY_KINDS.get(r["key"], "cell"))
+            basis = _summary_basis(r["key"])
+            if basis is not None:
+                cell("paired_summary", i, "n_basis", basis, "headline")
+    # pairs by interval: dated = within the window + outside it; all = dated + no date
+    rels.append((("pairs", ALL_SITES), [("pairs_dated", ALL_SITES), ("pairs_interval_unknown", ALL_SITES)]))
+    rels.append((("pairs_dated", ALL_SITES), [("pairs_interval_ok", ALL_SITES), ("pairs_interval_outside", ALL_SITES)]))
+    return cells, rels
+
+
+#: paired_summary keys that are counts of persons, and their ledger keys.
+_SUMMARY_KEYS = {"n_persons_t0": ("interviewed", "T0", ALL_SITES), "n_persons_t1": ("interviewed", "T1", ALL_SITES),
+                 "n_pairs": ("pairs", ALL_SITES), "n_dropouts": ("dropouts", ALL_SITES),
+                 "n_interval_outside": ("pairs_interval_outside", ALL_SITES),
+                 "n_interval_unknown": ("pairs_interval_unknown", ALL_SITES),
+                 "n_pairs_interval_ok": ("pairs_interval_ok", ALL_SITES)}
+_SUMMARY_KINDS = {"n_persons_t0": "total", "n_persons_t1": "total", "n_pairs": "total", "n_dropouts": "total",
+                  "n_interval_outside": "cell", "n_interval_unknown": "unknown", "n_pairs_interval_ok": "total"}
+#: paired_summary keys whose ``n_basis`` is the pairs of an outcome (prefix -> scope "all").
+_SUMMARY_OUTCOME_PREFIXES = ("mean_change_ci_low_", "mean_change_ci_high_", "mean_change_", "p_primary_holm_",
+                             "mde_change_", "dz_")
+_SUMMARY_BINARY_PREFIXES = ("prop_t0_", "prop_t1_", "difference_", "ci_low_", "ci_high_", "p_mcnemar_")
+
+
+def _summary_basis(key: str):
+    """The ledger key of a paired_summary row's ``n_basis`` (None when it rests on everybody)."""
+    key = str(key)
+    if key.startswith("interval_months_"):
+        return ("pairs_dated", ALL_SITES)
+    if key.startswith("mde_dz_"):
+        return None
+    for p in _SUMMARY_OUTCOME_PREFIXES:
+        if key.startswith(p):
+            return ("n_pairs", "all", ALL_SITES, key[len(p):])
+    binary = paired_settings()["binary"]
+    for p in _SUMMARY_BINARY_PREFIXES:
+        if key.startswith(p) and key[len(p):] in binary:
+            return ("n_pairs", "all", ALL_SITES, binary[key[len(p):]]["variable"])
+    return None
+
+
+def ledger(tables, min_cell: int | None = None) -> disclosure.Ledger:
+    """Every count the paired_* tables publish, with the relations between them.
+
+    ``tables`` = {result name: DataFrame} (``paired_changes``...; missing tables are left
+    out), unsuppressed (numbers: to choose what to hide) or published (numbers and marks: the
+    attacker's view). Cells shown empty (not computed) are not published and left out, and so
+    is every relation naming one of them.
     """
     k = int(config.study()["analysis"]["min_cell"] if min_cell is None else min_cell)
+    led = disclosure.Ledger(k)
+    cells, rels = _paired_cells(tables)
+    for table, idx, col, key, kind in cells:
+        t = tables[table]
+        if col not in t:
+            continue
+        v = t.at[idx, col]
+        if _present(v):
+            led.add(key, v, kind, f"{table}.csv")
+    for rel in rels:
+        terms = {}
+        if isinstance(rel, tuple):
+            total, parts = rel
+            if not parts:
+                continue
+            terms[total] = 1
+            for p in parts:
+                terms[p] = terms.get(p, 0) - 1
+        else:
+            terms = dict(rel)
+        if all(key in led.values for key in terms):
+            led.relation(terms)
+    return led
 
-    def sup(table, counts, kk, derived=None):
-        return _hide_reasons(fmt.suppress_small_cells(table, counts, kk, derived=derived), kk)
 
-    out = {}
-    ch = res["changes"]
-    out["paired_changes"] = sup(sup(ch, ["n_pairs", "n_zero"], k, derived={"n_pairs": _CHANGE_STATS}),
-                                ["n_excluded_missing"], k)
-    mm = res["mixed_model"]
-    mm_derived = {"n_persons": ["estimate", "se", "z", "p", "ci_low", "ci_high", *_MM_T],
-                  "n_complete_pairs": list(_MM_T)}  # df_t = n_complete_pairs - 1
-    mm_counts = ["n_persons", "n_complete_pairs"]
-    if "paired_n_pairs" in mm:
-        mm_counts.append("paired_n_pairs")
-        mm_derived["paired_n_pairs"] = ["paired_mean_change"]
-    out["paired_mixed_model"] = sup(mm, mm_counts, k, derived=mm_derived)
-    rci = res["rci"].copy()
-    comp = rci["status"] == "computed"
-    rci_cols = ["n", "n_missing", "n_classified"]
-    orig = rci[comp]
-    filled = orig.copy()
-    filled[rci_cols] = filled[rci_cols].astype("Float64").fillna(0).astype(int)
-    pub_rci = sup(filled, rci_cols, k, derived={"n": ["proportion"], "n_classified": ["proportion"]})
-    # a count that could not be computed (not estimable) stays empty; 0 was only for the check
-    for col in rci_cols:
-        pub_rci[col] = pub_rci[col].astype(object).where(orig[col].notna().to_numpy(), None)
-    out["paired_rci"] = pd.concat([pub_rci, rci[~comp]])
-    # the MDE follows from n alone, and the observed figures rest on those n persons
-    out["paired_mde"] = sup(res["mde"], ["n_pairs"], k, derived={"n_pairs": [
-        "mde_dz", "mde_dz_holm_strictest", "sd_change", "mde_change", "observed_dz", "observed_mean_change"]})
-    att = res["attrition"]
-    out["paired_attrition"] = sup(att, ["n_persons_completers", "n_persons_dropouts", "n_completers", "n_dropouts"], k,
-                                  derived={"n_completers": ["mean_completers", "sd_completers", "difference"],
-                                           "n_dropouts": ["mean_dropouts", "sd_dropouts", "difference"],
-                                           "n_persons_completers": ["mean_completers", "sd_completers", "difference"],
-                                           "n_persons_dropouts": ["mean_dropouts", "sd_dropouts", "difference"]})
-    out["paired_themes"] = sup(res["themes"].drop(columns="n_segments"), ["n_persons", "n_interviewed"], k,
-                               derived={"n_persons": ["pct_persons"], "n_interviewed": ["pct_persons"]})
-    out["paired_cooccurrence"] = sup(res["cooccurrence"], ["n_both", "n_mechanism", "n_change"], k,
-                                     derived={"n_both": ["pct_change_with_mechanism", "lift"],
-                                              "n_mechanism": ["lift"], "n_change": ["pct_change_with_mechanism", "lift"]})
-    # binary: a row on fewer than 5 pairs shows no statistic; counts of 1-4 (also of the
-    # discordant pairs, which reveal who changed category) as "<5", with the share computed
-    # from them; the exact p on 1-4 discordant pairs (never below 0.125) is derived from them
-    bin_stats = ["n_both", "n_t0_only", "n_t1_only", "n_neither", "n_t0", "n_t1", "prop_t0", "prop_t1", "difference",
-                 "ci_low", "ci_high", "n_discordant", "p_mcnemar"]
-    bin_counts = ["n_pairs", "n_excluded_missing", "n_both", "n_t0_only", "n_t1_only", "n_neither", "n_t0", "n_t1",
-                  "n_discordant"]
-    out["paired_binary"] = sup(res["binary"], bin_counts, k, derived={
-        "n_pairs": bin_stats, "n_t0": ["prop_t0"], "n_t1": ["prop_t1"], "n_discordant": ["p_mcnemar"]})
-    summ = res["summary"].copy()
-    counts = summ["key"].isin(_SUMMARY_PERSON_COUNTS) | summ["key"].str.startswith("rci_who5_") & (
-        summ["key"] != "rci_who5_threshold")
-    small_count = counts & summ["value"].map(lambda v: _finite(v) and 1 <= float(v) < k)
-    basis = pd.to_numeric(summ["n_basis"].replace("", np.nan), errors="coerce")
-    small_basis = basis.between(1, k - 1)
-    summ["value"] = summ["value"].astype(object)
-    summ.loc[small_count | small_basis, "value"] = f"<{k}"
-    summ["n_basis"] = summ["n_basis"].astype(object)
-    summ.loc[small_basis, "n_basis"] = f"<{k}"
-    out["paired_summary"] = summ
+#: Per table: count column -> the columns computed from it in the same row. A statistic is
+#: published only when every count it rests on is: a mean of a hidden group could otherwise
+#: come back as the all-sites mean times n minus the other sites' (issue 17).
+_BIN_STATS = ["prop_t0", "prop_t1", "difference", "ci_low", "ci_high", "p_mcnemar"]
+_MM_ALL = ["estimate", "se", "z", "p", "ci_low", "ci_high", "df_t", "p_t", "ci_t_low", "ci_t_high",
+           "person_variance", "residual_variance", "agrees_with_paired"]
+_DERIVED = {
+    "paired_changes": {"n_pairs": _CHANGE_STATS},
+    "paired_binary": {"n_pairs": _BIN_STATS, "n_t0": ["prop_t0", "difference", "ci_low", "ci_high"],
+                      "n_t1": ["prop_t1", "difference", "ci_low", "ci_high"]},
+    "paired_mixed_model": {"n_complete_pairs": _MM_ALL, "n_persons": _MM_ALL,
+                           "paired_n_pairs": ["paired_mean_change", "agrees_with_paired"]},
+    "paired_rci": {"n": ["proportion"], "n_classified": ["proportion"]},
+    "paired_mde": {"n_pairs": ["mde_dz", "mde_dz_holm_strictest", "sd_change", "mde_change", "observed_dz",
+                               "observed_mean_change"]},
+    "paired_attrition": {"n_completers": ["mean_completers", "sd_completers", "difference"],
+                         "n_dropouts": ["mean_dropouts", "sd_dropouts", "difference"],
+                         "n_persons_completers": ["mean_completers", "sd_completers", "difference"],
+                         "n_persons_dropouts": ["mean_dropouts", "sd_dropouts", "difference"]},
+    "paired_themes": {"n_persons": ["pct_persons"], "n_interviewed": ["pct_persons"]},
+    "paired_cooccurrence": {"n_both": ["pct_change_with_mechanism", "lift"], "n_mechanism": ["lift"],
+                            "n_change": ["pct_change_with_mechanism", "lift"], "n_interviewed": ["lift"]},
+    "paired_summary": {"n_basis": ["value"]},
+}
+
+
+def _worst(marks, k: int):
+    """The mark of a statistic resting on several hidden counts: "<5" before "x"."""
+    marks = [disclosure.SECONDARY if m == "" else m for m in marks if m is not None]  # "" = left out
+    if not marks:
+        return None
+    return disclosure.small_mark(k) if disclosure.small_mark(k) in marks else disclosure.SECONDARY
+
+
+def _to_publish(res: dict, min_cell: int | None = None) -> dict[str, pd.DataFrame]:
+    """The unsuppressed tables as they would be published: result names, internal-only columns out.
+
+    ``n_persons`` of the mixed model is left empty where someone in the model has no T0 score:
+    only when it equals paired_attrition's T0 count (completers + drop-outs) is it a count the
+    ledger can relate to the others.
+    """
+    t = {name: res[key].copy() for name, key in RESULT_TABLES.items() if key in res}
+    b = t.get("paired_binary")
+    if b is not None and len(b):
+        k = int(config.study()["analysis"]["min_cell"])
+        inner = b[["n_both", "n_t0_only", "n_t1_only", "n_neither"]].astype(float)
+        small = (inner.gt(0) & inner.lt(k)).any(axis=1)
+        hide = small | inner.lt(k).any(axis=1)
+        for col in _BIN_CELL_STATS:
+            b[col] = b[col].astype(object)
+            b.loc[hide & b[col].notna(), col] = disclosure.SECONDARY
+            b.loc[small & b[col].notna(), col] = disclosure.small_mark(k)
+    for name, cols in INTERNAL_ONLY.items():
+        if name in t:
+            t[name] = t[name].drop(columns=[c for c in cols if c in t[name]])
+    if "paired_themes" in t:
+        t["paired_themes"] = t["paired_themes"].drop(columns="n_segments", errors="ignore")
+    mm, att = t.get("paired_mixed_model"), t.get("paired_attrition")
+    if mm is not None and att is not None and len(mm):
+        a = att[att["site"] == ALL_SITES].set_index("outcome")
+        t0 = mm["outcome"].map(a["n_completers"] + a["n_dropouts"])
+        mm["n_persons"] = mm["n_persons"].astype(object).where(mm["n_persons"].to_numpy() == t0.to_numpy(), None)
+    for name, frame in t.items():
+        if name != "paired_summary":
+            t[name] = frame.reset_index(drop=True)
+    return t
+
+
+def _apply_marks(tables: dict, marks: dict, k: int) -> dict[str, pd.DataFrame]:
+    """Write the marks into the tables and hide the statistics resting on a hidden count.
+
+    Counts get their own mark only (the ledger protects each); a statistic gets "<5" when one
+    of its counts is "<5", else "x".
+    """
+    cells, _ = _paired_cells(tables)
+    out = {name: t.copy() for name, t in tables.items()}
+    hidden: dict = {}  # (table, idx, col) -> mark
+    for table, idx, col, key, _kind in cells:
+        if key in marks and col in out[table] and _present(tables[table].at[idx, col]):
+            hidden[(table, idx, col)] = marks[key]
+    counts = {(table, idx, col) for table, idx, col, _key, _kind in cells}
+    derived: dict = {}
+    for (table, idx, col), mark in hidden.items():
+        for d in _DERIVED.get(table, {}).get(col, []):
+            if d in out[table] and (table, idx, d) not in counts:
+                derived.setdefault((table, idx, d), []).append(mark)
+    for (table, idx, col), mark in list(hidden.items()) + [(c, _worst(m, k)) for c, m in derived.items()]:
+        frame = out[table]
+        if frame[col].dtype != object:
+            frame[col] = frame[col].astype(object)
+        frame.at[idx, col] = mark
+    if "paired_summary" in out:
+        out["paired_summary"] = _summary_marks(out["paired_summary"], tables, marks, k)
+    for name in out:
+        out[name] = _hide_reasons(out[name], k)
     return out
+
+
+def _summary_marks(summ: pd.DataFrame, tables: dict, marks: dict, k: int) -> pd.DataFrame:
+    """Headline statistics of paired_summary that rest on a hidden count are hidden too.
+
+    The median pairs per site (and its MDE) is one site's count: hidden when a site's pairs
+    are. The MDE of all pairs follows from the largest n_pairs: hidden when no published
+    n_pairs attains it.
+    """
+    summ = summ.copy()
+    summ["value"] = summ["value"].astype(object)
+    sites = sorted({key[1] for key in marks if key[0] == "pairs" and key[1] != ALL_SITES})
+    site_marks = [marks[("pairs", s)] for s in sites]
+    ch = tables.get("paired_changes")
+
+    def hide(key, mark):
+        summ.loc[summ["key"] == key, "value"] = mark
+
+    if site_marks:
+        for key in ("median_pairs_per_site", "mde_dz_site"):
+            hide(key, _worst(site_marks, k))
+    if ch is not None and len(ch):
+        allc = ch[ch["scope"] == "all"]
+        fam = paired_settings()["families"]
+        primary = next(iter(fam))
+        for key, rows in (("mde_dz_all", allc), ("mde_dz_all_holm_primary", allc[allc["outcome"].isin(fam[primary])])):
+            n = pd.to_numeric(rows["n_pairs"], errors="coerce")
+            if not len(n) or n.isna().all():
+                continue
+            top = rows[n == n.max()]
+            shown = [o for o in top["outcome"] if ("n_pairs", "all", ALL_SITES, o) not in marks]
+            if not shown:
+                hide(key, _worst([marks[("n_pairs", "all", ALL_SITES, o)] for o in top["outcome"]], k))
+    return summ
+
+
+def publishable(res: dict, *, min_cell: int | None = None, secondary: bool | None = None,
+                flow: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The publishable versions of the results tables, protected together (issue 17).
+
+    Every count of the paired tables is a cell of :func:`ledger`; counts of 1 to min_cell - 1
+    are "<5" (primary suppression), and with ``secondary`` (default:
+    ``analysis.secondary_suppression`` of study.yaml) more counts are hidden as "x" until no
+    "<5" can be recovered or narrowed from everything published
+    (:func:`analysis.stats.disclosure.protect`); a 0 in a relation with a hidden cell is "<5".
+    Every statistic resting on a hidden count is hidden with it (:data:`_DERIVED`), the rank
+    sums are left out (:data:`INTERNAL_ONLY`), and in a row with a hidden count the
+    not-estimable reason is left out (it would narrow the count). Inputs are not modified.
+    """
+    tables = _to_publish(res, min_cell)
+    if flow is not None:  # the cleaning's interview flow shows the persons interviewed per wave
+        tables[FLOW_TABLE] = flow.copy()
+    return publish_tables(tables, min_cell=min_cell, secondary=secondary)
+
+
+def publish_tables(tables, *, min_cell: int | None = None, secondary: bool | None = None) -> dict[str, pd.DataFrame]:
+    """Protect unsuppressed tables (result names, published columns) together and mark them.
+
+    The core of :func:`publishable`, also for hand-made tables (tests): the ledger of all
+    tables, :func:`analysis.stats.disclosure.protect`, then the marks and the statistics
+    resting on a hidden count (:data:`_DERIVED`).
+    """
+    k = int(config.study()["analysis"]["min_cell"] if min_cell is None else min_cell)
+    if secondary is None:
+        secondary = bool(config.study()["analysis"].get("secondary_suppression", True))
+    tables = {name: t.reset_index(drop=True) for name, t in tables.items()}
+    blank: set = set()
+    for _ in range(50):
+        try:
+            marks = disclosure.protect(ledger(_blanked(tables, blank), k), secondary=secondary)
+            break
+        except ValueError as err:
+            stuck = _stuck_cells(err, tables, blank, k)
+            if not stuck:
+                raise
+            blank |= stuck
+    else:
+        raise ValueError("publish_tables: secondary suppression did not converge")
+    marks.update({key: "" for key in blank})
+    return _apply_marks(tables, marks, k)
+
+
+def _blanked(tables: dict, blank: set) -> dict:
+    """Copies of ``tables`` with the cells of the ``blank`` keys left empty (not published)."""
+    if not blank:
+        return tables
+    out = {name: t.copy() for name, t in tables.items()}
+    cells, _ = _paired_cells(tables)
+    for table, idx, col, key, _kind in cells:
+        if key in blank and col in out[table]:
+            out[table][col] = out[table][col].astype(object)
+            out[table].at[idx, col] = None
+    return out
+
+
+def _stuck_cells(err: ValueError, tables: dict, blank: set, k: int) -> set:
+    """The counts to leave out when a "<5" cannot be protected by hiding more.
+
+    That happens when every cell around a small count is hidden and the marks themselves pin
+    it (e.g. a site's 4 interviewees = 2 pairs + 2 drop-outs, where the all-sites pairs and
+    drop-outs are "x", 5 or more, and every site is under 5: the sums leave the site at least
+    2). Then the small count and the small counts linked to it through the relations are not
+    published at all (empty, and every statistic on them "x"), which tells the attacker
+    nothing, and protection is run again. Only tiny studies get here (tests: 10 persons).
+    """
+    key = getattr(err, "key", None)  # disclosure.ProtectionError names the cell
+    if key is None:
+        return set()
+    led = ledger(_blanked(tables, blank), k)
+    small = {c for c, v in led.values.items() if isinstance(v, (int, float)) and v < k}
+    stuck, todo = {key}, [key]
+    while todo:
+        h = todo.pop()
+        for terms in led.relations:
+            if h in terms:
+                for other in terms:
+                    if other in small and other not in stuck:
+                        stuck.add(other)
+                        todo.append(other)
+    return stuck - blank
+
+
+def published_tables(out: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """The published paired_* tables of an output directory, read back as written (attack view).
+
+    ``ledger(published_tables(out))`` is what an attacker can build from ``<out>/results/``.
+    """
+    d = config.results_dir(out)
+    return {name: pd.read_csv(d / f"{name}.csv", dtype=object, keep_default_na=False)
+            for name in [*RESULT_TABLES, FLOW_TABLE] if (d / f"{name}.csv").is_file()}
 
 
 # --- what could not be estimated, in words -----------------------------------------------------
@@ -1281,7 +1730,8 @@ _CHANGE_GROUPS = [
 
 
 def _missing(row, cols) -> bool:
-    return any(not _finite(row[c]) and not (isinstance(row[c], str) and row[c].startswith("<")) for c in cols)
+    return any(not _finite(row[c]) and not disclosure.is_mark(row[c]) and
+               not (isinstance(row[c], str) and row[c].startswith("<")) for c in cols)
 
 
 def _undated_pairs(summary: pd.DataFrame | None) -> str:
@@ -1450,6 +1900,7 @@ def binary_overview(binary: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
         raise ValueError(f"scope {scope!r} unknown; use 'all', 'site' or 'interval_ok'")
     cols = ["site", "label", "n_pairs", "n_t0", "prop_t0", "n_t1", "prop_t1", "difference", "ci_low", "ci_high",
             "n_discordant", "p_mcnemar", "not_estimable"]
+    cols = [c for c in cols if c in binary]  # the published table has no n_discordant (INTERNAL_ONLY)
     return binary.loc[binary["scope"] == scope, cols].reset_index(drop=True)
 
 
@@ -1495,7 +1946,7 @@ def _person_lines(pts: pd.DataFrame, higher_is_better: bool):
 
 
 def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, site_names: dict | None = None,
-                min_cell: int | None = None, sites=None):
+                min_cell: int | None = None, sites=None, published: pd.DataFrame | None = None):
     """Paired slope plots: rows = the instrument's outcomes, columns = sites; no person labels.
 
     A panel with 1 to ``min_cell - 1`` pairs (default ``analysis.min_cell``) shows no lines,
@@ -1506,7 +1957,9 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
     joins the means. With more than ``analysis.per_site_detail_max`` sites, one column shows
     all sites pooled. ``sites`` (e.g. every site interviewed) also gives a site without pairs
     its column; a panel without pairs says so ("geen paren"). Without any site, one column
-    "Alle krachtpunten" says that there are no pairs.
+    "Alle krachtpunten" says that there are no pairs. ``published`` (the published
+    paired_changes) hides a panel whose number of pairs is hidden there ("<5" or "x"): its
+    lines would show the count the tables protect.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -1530,9 +1983,9 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
             x, y = _xy(g, o)
             keep = x.notna() & y.notna()
             pts = pd.DataFrame({"t0": x[keep], "t1": y[keep]})
-            hidden = 0 < len(pts) < min_cell
+            hidden = 0 < len(pts) < min_cell or _count_hidden(published, site, o, pooled or not sites)
             if hidden:  # individual lines of fewer than min_cell persons are not published
-                ax.text(0.5, 0.5, f"minder dan {min_cell} paren:\nniet getoond", transform=ax.transAxes,
+                ax.text(0.5, 0.5, f"minder dan {min_cell} paren of\naantal verborgen: niet getoond", transform=ax.transAxes,
                         ha="center", va="center", fontsize=8, color="0.35")
                 pts = pts.iloc[:0]
             elif not len(pts):  # say why the panel is empty
@@ -1548,7 +2001,8 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
             ax.set_xticks([0, 1], ["T0", "T1"])
             ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 5, 10]))
             ax.yaxis.set_major_formatter(FuncFormatter(_num))
-            ax.set_xlabel(f"n < {min_cell}" if hidden else f"n = {len(pts)}", fontsize=8, color="0.3", labelpad=1)
+            ax.set_xlabel(("n verborgen" if len(pts) >= min_cell else f"n < {min_cell}") if hidden else f"n = {len(pts)}",
+                          fontsize=8, color="0.3", labelpad=1)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
             if i == 0:
@@ -1566,12 +2020,32 @@ def plot_slopes(pairs: pd.DataFrame, info: pd.DataFrame, instrument: str, *, sit
     return fig
 
 
+def _count_hidden(published: pd.DataFrame | None, site: str, outcome: str, pooled: bool) -> bool:
+    """Whether the published paired_changes hides the number of pairs of this panel."""
+    if published is None or not len(published):
+        return False
+    scope = "all" if pooled or site == ALL_SITES else "site"
+    row = published[(published["scope"] == scope) & (published["site"] == site) & (published["outcome"] == outcome)]
+    return bool(len(row)) and disclosure.is_mark(row["n_pairs"].iloc[0])
+
+
+def _numeric(s: pd.Series) -> pd.Series:
+    """A published column as numbers: a mark ("<5", "x") becomes NaN."""
+    return pd.to_numeric(s.map(lambda v: np.nan if disclosure.is_mark(v) else v), errors="coerce")
+
+
 def plot_change_summary(changes: pd.DataFrame, mde: pd.DataFrame):
-    """Mean change per outcome as dz with 95% CI (all pairs), right = better, MDE marked."""
+    """Mean change per outcome as dz with 95% CI (all pairs), right = better, MDE marked.
+
+    Draw it from the published tables: an outcome whose dz is hidden ("<5", "x") is left out.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    t = changes[(changes["scope"] == "all") & changes["dz_improvement"].notna()].copy()
+    t = changes[changes["scope"] == "all"].copy()
+    for col in ("dz_improvement", "dz_improvement_ci_low", "dz_improvement_ci_high"):
+        t[col] = _numeric(t[col])
+    t = t[t["dz_improvement"].notna()]
     if t.empty:  # valid data without any dz (too few pairs, no variation): an empty figure that says so
         fig, ax = plt.subplots(figsize=(8.2, 2.0), layout="constrained")
         ax.axis("off")
@@ -1594,7 +2068,7 @@ def plot_change_summary(changes: pd.DataFrame, mde: pd.DataFrame):
         prev = inst
     ypos = -np.array(ypos)
     fig, ax = plt.subplots(figsize=(8.2, 1.2 + 0.36 * n), layout="constrained")
-    mde_dz = mde[mde["scope"] == "all"]["mde_dz"].min()
+    mde_dz = _numeric(mde[mde["scope"] == "all"]["mde_dz"]).min()
     if np.isfinite(mde_dz):
         ax.axvspan(-mde_dz, mde_dz, color="0.93", zorder=0)
         ax.axvline(mde_dz, color="0.55", linestyle=":", linewidth=1)
@@ -1680,6 +2154,8 @@ def analyse(interviews: pd.DataFrame, pairs: pd.DataFrame, segments: pd.DataFram
     return res
 
 
+#: The interview flow: written by the cleaning, protected again with the paired tables by :func:`run`.
+FLOW_TABLE = "interview_flow"
 RESULT_TABLES = {"paired_changes": "changes", "paired_binary": "binary", "paired_mixed_model": "mixed_model",
                  "paired_rci": "rci", "paired_mde": "mde", "paired_attrition": "attrition", "paired_themes": "themes",
                  "paired_cooccurrence": "cooccurrence", "paired_summary": "summary"}
@@ -1697,8 +2173,16 @@ def run(raw_dir: str | Path | None = None, out: str | Path | None = None, *, n_r
     cb = cbmod.load(raw_dir=config.raw_dir(raw_dir))
     t = load_tables(out)
     res = analyse(t["interviews"], t["pairs"], t["segments"], cb=cb, n_resamples=n_resamples, seed=seed)
-    pub = publishable(res)
+    flow_path = config.results_dir(out) / f"{FLOW_TABLE}.csv"
+    flow = pd.read_csv(flow_path, dtype={"file": str, "wave": str}) if flow_path.is_file() else None
+    if flow is not None and flow.map(disclosure.is_mark).any().any():  # already protected by a run before
+        inner = results.internal_dir(out) / f"{FLOW_TABLE}.csv"
+        flow = pd.read_csv(inner, dtype={"file": str, "wave": str}) if inner.is_file() else None
+    pub = publishable(res, flow=flow)
     written = []
+    if flow is not None:  # its kept rows are the persons interviewed per wave: the same cells
+        written.append((results.write_result(pub[FLOW_TABLE], FLOW_TABLE, out), "publishable"))
+        written.append((results.write_result(flow, FLOW_TABLE, out, internal=True), "internal"))
     for name, key in RESULT_TABLES.items():
         written.append((results.write_result(pub[name], name, out), "publishable"))
         written.append((results.write_result(res[key], name, out, internal=True), "internal"))
@@ -1706,10 +2190,11 @@ def run(raw_dir: str | Path | None = None, out: str | Path | None = None, *, n_r
     import matplotlib.pyplot as plt
 
     for inst in INSTRUMENTS:
-        fig = plot_slopes(res["pairs"], res["info"], inst, sites=sorted(res["interviews"]["site"].dropna().unique()))
+        fig = plot_slopes(res["pairs"], res["info"], inst, sites=sorted(res["interviews"]["site"].dropna().unique()),
+                          published=pub["paired_changes"])
         written.append((results.save_figure(fig, f"paired_slopes_{inst}", out), "figure"))
         plt.close(fig)
-    fig = plot_change_summary(res["changes"], res["mde"])
+    fig = plot_change_summary(pub["paired_changes"], pub["paired_mde"])
     written.append((results.save_figure(fig, "paired_change_summary", out), "figure"))
     plt.close(fig)
     return {"res": res, "published": pub,

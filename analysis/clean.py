@@ -773,12 +773,12 @@ def pseudonymise(ids: pd.Series, sites: pd.Series, key: bytes, prefix: str = "R"
 
 def write_table(frame: pd.DataFrame, path: Path, *, csv: bool = True) -> list[Path]:
     """Write Parquet (and CSV) atomically: a crash never leaves a half-written table."""
-    from analysis.results import write_atomic
+    from analysis.results import escape_formulas, write_atomic
 
     written = [write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))]
-    if csv:
-        written.append(write_atomic(path.with_suffix(".csv"),
-                                    lambda tmp: frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")))
+    if csv:  # the CSV is for spreadsheets: text cells that start like a formula are escaped
+        written.append(write_atomic(path.with_suffix(".csv"), lambda tmp: escape_formulas(frame).to_csv(
+            tmp, index=False, date_format="%Y-%m-%d")))
     return written
 
 
@@ -995,6 +995,203 @@ def clean_sites(raw_dir: Path, cb: cbmod.Codebook | None = None, *, problems: Pr
     return Cleaned(_finish(tidy, cb, "sites"), log, flow)
 
 
+# --- flows: what is published (disclosure control, issue 17) -----------------------------------
+
+#: The columns of a flow that count rows removed; received = these + kept (checked in :func:`_flow`).
+FLOW_REMOVED = ("duplicates", "out_of_scope")
+#: ``site`` of a flow row that is no single site's file (the proxy reports, the site questionnaire).
+FLOW_ALL_SITES = "alle"
+#: The interview waves whose kept rows are the interviewed persons of that wave.
+FLOW_WAVES = ("T0", "T1")
+
+
+def _flow_keys(flow: pd.DataFrame, name: str) -> dict:
+    """``{(row label, column): ledger key}`` of a flow's counts.
+
+    The kept forms of a site's only reach file are that site's respondents (the reach N,
+    ``("respondents", site)``), the kept rows of a wave's only interview sheet the persons
+    interviewed then (``("interviewed", wave, "alle")``), so that a count hidden in one table is
+    hidden wherever it appears (the shared keys of :mod:`analysis.stats.disclosure`); every
+    other count is this table's own (``(name, file, column)``).
+    """
+    cols = ["received", *[c for c in FLOW_REMOVED if c in flow.columns], "kept"]
+    missing = [c for c in ("file", "received", "kept") if c not in flow.columns]
+    if missing:
+        raise ValueError(f"{name}: a flow needs the columns file, received and kept; {missing} missing.")
+    site = flow["site"] if "site" in flow.columns else pd.Series(FLOW_ALL_SITES, index=flow.index)
+    wave = flow["wave"] if "wave" in flow.columns else pd.Series("", index=flow.index)
+    keys = {}
+    for i in flow.index:
+        file = str(flow.at[i, "file"])
+        for col in cols:
+            keys[(i, col)] = (name, file, col)
+        s, w = str(site[i]), str(wave[i])
+        if s != FLOW_ALL_SITES and (site == s).sum() == 1:
+            keys[(i, "kept")] = ("respondents", s)
+        elif w in FLOW_WAVES and (wave == w).sum() == 1:
+            keys[(i, "kept")] = ("interviewed", w, FLOW_ALL_SITES)
+    return keys
+
+
+def _one_flow_ledger(flow: pd.DataFrame, name: str, min_cell: int):
+    from analysis.stats import disclosure
+
+    led = disclosure.Ledger(min_cell=min_cell)
+    keys = _flow_keys(flow, name)
+    kinds = {"received": "total", "kept": "cell"}
+    for (i, col), key in keys.items():
+        kind = "headline" if key[0] in ("respondents", "interviewed") else kinds.get(col, "cell")
+        led.add(key, flow.at[i, col], kind, f"{name}: {flow.at[i, 'file']}, {col}")
+    for i in flow.index:
+        parts = [keys[(i, c)] for c in (*FLOW_REMOVED, "kept") if (i, c) in keys]
+        led.total(keys[(i, "received")], parts)
+    return led, keys
+
+
+def flow_ledger(tables: dict, min_cell: int = 5):
+    """The counts of the flow tables and their relations (:class:`disclosure.Ledger`).
+
+    ``tables`` = {"cleaning_flow": frame, "interview_flow": frame} (either or both), unsuppressed
+    (numbers) to protect them or as published (numbers and marks) for the attacker's view
+    (:mod:`analysis.attack`). Per row: received = duplicates + out_of_scope + kept (the columns
+    the flow has). Neither flow nor the report shows a total over files (the report sums the
+    files only when every one is shown), so there is no total row to declare.
+
+    >>> flow = pd.DataFrame({"file": ["DH_bereik.csv"], "site": ["DH"], "received": [160],
+    ...                      "duplicates": [1], "out_of_scope": [0], "kept": [159]})
+    >>> led = flow_ledger({"cleaning_flow": flow})
+    >>> led.values[("respondents", "DH")], led.relations[0][("cleaning_flow", "DH_bereik.csv", "received")]
+    (159, 1.0)
+    """
+    from analysis.stats import disclosure
+
+    led = disclosure.Ledger(min_cell=int(min_cell))
+    for name, flow in tables.items():
+        led.merge(_one_flow_ledger(flow, name, int(min_cell))[0])
+    return led
+
+
+def _feasible(led):
+    """A copy of a published ledger with each mark replaced by a count that fits every relation.
+
+    A flow that arrives with marks (its writer suppressed small cells itself) can still be
+    protected: the marked cells stay hidden (``protect(published=...)``), and only the visible
+    numbers decide what else is hidden, so any counts consistent with the marks will do.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from analysis.stats import disclosure
+
+    hidden = [k for k, v in led.values.items() if isinstance(v, str)]
+    index = {k: j for j, k in enumerate(hidden)}
+    lo = np.array([led.min_cell if led.values[k] == disclosure.SECONDARY else 0 for k in hidden], float)
+    hi = np.array([np.inf if led.values[k] == disclosure.SECONDARY else led.min_cell - 1 for k in hidden], float)
+    a = np.zeros((len(led.relations), len(hidden)))
+    b = np.zeros(len(led.relations))
+    for r, terms in enumerate(led.relations):
+        for k, c in terms.items():
+            if k in index:
+                a[r, index[k]] += c
+            else:
+                b[r] -= c * led.values[k]
+    cons = [LinearConstraint(a, b, b)] if len(led.relations) else []
+    res = milp(np.zeros(len(hidden)), constraints=cons, bounds=Bounds(lo, hi), integrality=np.ones(len(hidden)))
+    if res.status != 0:
+        raise ValueError("publish_flow: the flow's numbers and marks contradict each other "
+                         "(received is not duplicates + out_of_scope + kept); a cleaning bug.")
+    out = disclosure.Ledger(min_cell=led.min_cell)
+    for k, v in led.values.items():
+        out.add(k, int(round(res.x[index[k]])) if k in index else v, led.kinds[k], led.where[k][0])
+    out.relations = list(led.relations)
+    return out
+
+
+def publish_flow(flow: pd.DataFrame, name: str = "cleaning_flow", *, min_cell: int | None = None,
+                 secondary: bool | None = None, published: dict | None = None, context=None) -> pd.DataFrame:
+    """The flow as published: counts of 1-4 shown as "<5", and (secondary suppression) more cells
+    hidden as "x", or a 0 as "<5", until no "<5" can be recovered from the row's other cells.
+
+    Why: a row received 160, duplicates "<5", empty 0, kept 159 gives the hidden 1 back as
+    160 - 159 (the report's flow table showed "Dubbel 1"). The rule is the one of
+    :func:`analysis.stats.disclosure.protect`; ``min_cell`` and ``secondary`` default to study.yaml
+    ``analysis.min_cell`` and ``analysis.secondary_suppression``. The flow may be unsuppressed or
+    already carry marks (kept; only more cells are hidden). Not modified.
+
+    ``published`` = {key: mark} of counts that other tables already hide (the same key is the
+    same count, e.g. ``("interviewed", "T0", "alle")`` hidden by notebook 03's summary): they are
+    hidden here too, and the row is protected around them (a hidden kept with a shown received
+    and a 0 removed would give it back). Keys the flow does not have are ignored. That keeps
+    the flow's own "<5" safe, but an imposed "x" may be narrowed by the row; to protect both
+    tables as one, give ``context``: the other tables' unsuppressed ledger (e.g. notebook 03's
+    ``changes.ledger``), protected together with the flow; the marks of the flow's cells are
+    applied (the same call on the merged ledger gives the other tables theirs:
+    :func:`apply_flow_marks`).
+
+    >>> flow = pd.DataFrame({"file": ["DH_bereik.csv"], "site": ["DH"], "received": [160],
+    ...                      "duplicates": [1], "out_of_scope": [0], "kept": [159]})
+    >>> publish_flow(flow, min_cell=5, secondary=True).iloc[0].tolist()
+    ['DH_bereik.csv', 'DH', 'x', '<5', '<5', 159]
+    """
+    from analysis import config
+    from analysis.stats import disclosure
+
+    settings = config.study()["analysis"]
+    k = int(settings["min_cell"]) if min_cell is None else int(min_cell)
+    sec = bool(settings.get("secondary_suppression", True)) if secondary is None else bool(secondary)
+    led, keys = _one_flow_ledger(flow, name, k)
+    already = {key: v for key, v in led.values.items() if isinstance(v, str)}
+    if already:
+        led = _feasible(led)
+    for key, m in (published or {}).items():
+        if key in led.values and m is not None and key not in already:
+            already[key] = m
+    if context is not None:
+        if any(isinstance(v, str) for v in flow_ledger({name: flow}, k).values.values()):
+            raise ValueError("publish_flow: with context, give the unsuppressed flow (numbers only).")
+        led = disclosure.Ledger(min_cell=k).merge(context).merge(led)
+    marks = disclosure.protect(led, secondary=sec, published=already or None)
+    return apply_flow_marks(flow, name, marks, min_cell=k)
+
+
+def apply_flow_marks(flow: pd.DataFrame, name: str, marks: dict, *, min_cell: int = 5) -> pd.DataFrame:
+    """The flow with ``marks`` ({ledger key: "<5" | "x"}, from :func:`disclosure.protect`) in its
+    cells; the other counts as whole numbers. For a flow protected together with other tables."""
+    from analysis.stats import disclosure
+
+    k = int(min_cell)
+    keys = _flow_keys(flow, name)
+    out = flow.copy()
+    cols = list(dict.fromkeys(col for _, col in keys))
+    out[cols] = out[cols].astype(object)
+    for (i, col), key in keys.items():
+        if key in marks:
+            out.at[i, col] = marks[key]
+        elif not disclosure.is_mark(out.at[i, col], k):
+            out.at[i, col] = int(float(out.at[i, col]))
+    return out
+
+
+def protect_with_flow(led, out: Path, name: str = "interview_flow", *, secondary: bool | None = None) -> dict:
+    """Protect another stage's ledger together with a flow already written, and rewrite the flow.
+
+    Why: notebook 03 writes ``interview_flow.csv`` (21 interviewed at T0, 18 at T1) before it
+    protects its own tables; protected apart, the drop-outs come back as 21 - 18. Called with
+    the paired tables' unsuppressed ledger, this reads the flow's numbers from ``internal/``,
+    protects both as one ledger, writes the published flow again and returns the marks
+    ({key: "<5" | "x"}) for the caller's tables.
+    """
+    from analysis import config, results
+    from analysis.stats import disclosure
+
+    flow = pd.read_csv(results.internal_dir(out) / f"{name}.csv")
+    settings = config.study()["analysis"]
+    sec = bool(settings.get("secondary_suppression", True)) if secondary is None else bool(secondary)
+    merged = disclosure.Ledger(min_cell=led.min_cell).merge(led).merge(flow_ledger({name: flow}, led.min_cell))
+    marks = disclosure.protect(merged, secondary=sec)
+    results.write_result(apply_flow_marks(flow, name, marks, min_cell=led.min_cell), name, out)
+    return marks
+
+
 # --- stage outputs ----------------------------------------------------------------------------
 
 
@@ -1033,8 +1230,9 @@ def write_outputs(out: Path, tables: dict[str, pd.DataFrame], *, log: pd.DataFra
     for name, frame in checked.items():
         for path in write_table(frame, out / f"{name}.parquet"):
             written.append({"table": name, "rows": len(frame), "file": path.name})
-    if flow is not None:
-        results.write_result(flow, flow_name, out)
+    if flow is not None:  # the published flow (secondary suppression); the numbers stay internal
+        results.write_result(publish_flow(flow, flow_name), flow_name, out)
+        results.write_result(flow, flow_name, out, internal=True)
         written.append({"table": flow_name, "rows": len(flow), "file": f"results/{flow_name}.csv"})
     if raw_dir is not None and record_provenance:
         record = provenance(raw_dir) | (extra or {})
@@ -1051,8 +1249,9 @@ def clean_all_reach(raw_dir: Path, out: Path) -> dict:
     Every source (the interviews too) is checked first, in one pass
     (:func:`analysis.checkraw.check_raw`); the problems go to ``<out>/internal/problems.csv`` and
     a problem that blocks the analysis stops here, before anything is written, with one error
-    listing them all. Returns the cleaned tables, the combined log, the flow table, the list of
-    written files and the problems.
+    listing them all. Returns the cleaned tables, the combined log, the flow table (``flow``:
+    unsuppressed, also in ``internal/``; ``flow_published``: as in ``results/``, what a notebook
+    shows), the list of written files and the problems.
     """
     from analysis import results
     from analysis.checkraw import check_raw
@@ -1073,4 +1272,5 @@ def clean_all_reach(raw_dir: Path, out: Path) -> dict:
     flow = flow[["file", "site", "received", "duplicates", "out_of_scope", "kept"]]
     tables = {"reach": reach.table, "proxy": proxy.table, "sites": sites.table}
     written = write_outputs(out, tables, log=log, flow=flow, raw_dir=raw_dir)
-    return {"tables": tables, "log": log, "flow": flow, "written": written, "problems": problems.frame()}
+    return {"tables": tables, "log": log, "flow": flow, "flow_published": publish_flow(flow),
+            "written": written, "problems": problems.frame()}

@@ -3,6 +3,12 @@
 Columns (STUDY.md section 5): ``file``, ``row`` (as a person sees it in the raw file),
 ``column``, ``old``, ``new``, ``rule``. Values are stored as text so that one table holds every
 kind of change. A row removal has ``column`` = ``"*"`` and ``new`` = ``""``.
+
+``old`` and ``new`` go through :func:`analysis.problems.safe_value` (unquoted), as messages do:
+a value of the codebook's vocabulary, or a short one that passes the identifier screen, is kept
+as it is; anything else (a phone number typed into the age column, a birth date in the date
+column, a long unparseable cell) is logged as a description such as ``[9 cijfers, lijkt op
+BSN]``, and the file, row and column say where to look.
 """
 
 from __future__ import annotations
@@ -22,6 +28,19 @@ def _text(value) -> str:
     return str(value)
 
 
+def _safe(values: np.ndarray) -> np.ndarray:
+    """``safe_value`` of each logged text, computed once per distinct value."""
+    from analysis.problems import safe_value
+
+    cache: dict[str, str] = {}
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if v not in cache:
+            cache[v] = safe_value(v, quote=False) if v != "" else ""
+        out[i] = cache[v]
+    return out
+
+
 @dataclass
 class CleaningLog:
     """Collects log entries in memory; :meth:`frame` gives the table.
@@ -33,8 +52,9 @@ class CleaningLog:
     --------
     >>> log = CleaningLog()
     >>> log.add("DH.csv", 7, "age", "130", None, "age out of range 18-105")
+    >>> log.add("DH.csv", 8, "age", "0612345678", None, "not a number")
     >>> log.frame()[["row", "old", "new"]].to_dict("records")
-    [{'row': 7, 'old': '130', 'new': ''}]
+    [{'row': 7, 'old': '130', 'new': ''}, {'row': 8, 'old': '[10 cijfers, lijkt op telefoonnummer]', 'new': ''}]
     """
 
     parts: list[dict] = field(default_factory=list)
@@ -60,7 +80,7 @@ class CleaningLog:
             return values
 
         self.parts.append({"file": col(file), "row": rows, "column": np.full(n, column, dtype=object),
-                           "old": col(old), "new": col(new), "rule": np.full(n, rule, dtype=object)})
+                           "old": _safe(col(old)), "new": _safe(col(new)), "rule": np.full(n, rule, dtype=object)})
 
     def remove_rows(self, file, rows, rule: str) -> None:
         """Log the removal of whole rows (duplicates, out of scope)."""

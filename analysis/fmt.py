@@ -299,10 +299,11 @@ def suppress_small_cells(
     than 5 people", not "below 5 percent". Pass ``mark`` (or format the count and the
     percentage into one "n (%)" cell and list that as derived) if the table could be misread.
 
-    **Out of scope: complementary (secondary) suppression.** A suppressed cell can often be
-    recovered from a row or column total minus the other cells, or from the other tables.
-    This function does only primary suppression; checking margins and choosing extra cells
-    to suppress (e.g. with tau-ARGUS) is left to the author of each published table.
+    **Primary suppression only.** A suppressed cell can often be recovered from a row or
+    column total minus the other cells, or from the other tables. The published tables are
+    protected against that by :func:`analysis.stats.disclosure.protect` (secondary
+    suppression, over the ledgers of all tables of a stage); this function is the first step
+    for a table outside those ledgers.
 
     Examples
     --------

@@ -458,7 +458,7 @@ def clean_segments(raw_dir: Path, cb: cbmod.Codebook, log: CleaningLog, persons:
                      value=safe_value(names[i], hidden=_DOC_HIDDEN))
     bad_wave = matched & ~parsed["wave"].isin(WAVES)
     for i in raw.index[bad_wave]:
-        problems.add(file, f"wave {parsed.at[i, 'wave']!r} in the document name is not one of {list(WAVES)}",
+        problems.add(file, f"the wave in the document name is not one of {list(WAVES)}",
                      "rename the document (person and wave, e.g. 'DH-03_T0')", row=rows[i], column=col,
                      value=safe_value(parsed.at[i, "wave"]))
     persons = persons[persons["person_id"].notna()]

@@ -8,14 +8,16 @@ the check that says whether that held. It scans
    included) and the output directory (the executed notebooks ``notebooks/*.ipynb``: the text of
    every cell output; ``report.html`` without its tags, scripts and styles; ``report.pdf`` as
    text, extracted with pypdf) for direct identifiers: person names, Dutch phone numbers,
-   e-mail addresses, full postcodes (finer than PC4), dates of birth, free-text columns, and
-   (only in the publishable tables ``<out>/results/**.csv``) counts of 1-4 that were not
-   suppressed to ``"<5"``;
+   e-mail addresses, BSNs, IBANs, full postcodes (finer than PC4), dates of birth, free-text
+   columns, and (in the publishable tables ``<out>/results/**.csv`` and in the tables the
+   executed notebooks show) counts of 1-4 that were not suppressed to ``"<5"``; and it runs the
+   disclosure attack on ``<out>/results/`` (:mod:`analysis.attack`);
 2. the git index of the repository: tracked files under ``data/raw/`` must be the synthetic
    files listed, with their sha256, in ``data/raw/MANIFEST.sha256``; data files (``.sav``,
    ``.xlsx``, ``.parquet``, ``.csv``, ...) tracked anywhere else than ``data/raw``,
    ``data/reference`` and ``tests/fixtures`` are reported; and the other tracked files under
-   ``data/`` are scanned for the identifiers of point 1. The synthetic raw files are *not*
+   ``data/`` are scanned for the identifiers of point 1; notebooks must be tracked without
+   outputs. The synthetic raw files are *not*
    scanned for identifiers: the generator plants names and phone numbers in their free-text
    fields on purpose, so that the cleaning can be tested.
 
@@ -63,7 +65,20 @@ area code must be written in one piece and the rest in groups of at least two di
 number must have exactly ten digits (nine after +31) and not start like a date, so that dates,
 times ("06-05-2024 10:30") and rows of counts in a printed table do not match.
 
-*E-mail addresses*: ``local@domain.tld``; addresses at the domains reserved for examples
+*BSN*: nine digits (``123456782``, ``1234.56.782``, ``123 456 782``) that pass the 11-test
+(:func:`elfproef`); in a table also eight digits that pass it once the leading 0 lost to number
+parsing is put back. A nine-digit count that fails the test ("123456789") is not a BSN.
+
+*IBAN*: two letters, two check digits and 11-30 letters or digits (spaces allowed) whose ISO
+13616 mod-97 check holds (:func:`iban_valid`); the digits of any IBAN-shaped string are never
+also read as a phone number.
+
+*Numbers that lost their 0* (every column of a table, numeric ones included): a whole cell
+that is a phone number or a BSN once number parsing is undone: ``612345678``, ``612345678.0``,
+``6.12345678E8`` (a mobile number without its 0), ``31612345678``, ``12345672``
+(:func:`number_kind`).
+
+*E-mail addresses*: ``local@domain.tld``, in any column (code columns too); addresses at the domains reserved for examples
 (example.com/.org/.net, .example, .invalid, .test; RFC 2606) are allowed.
 
 *Postcodes finer than PC4*: four digits (not starting with 0), an optional space and two capital
@@ -72,8 +87,13 @@ letters ("1234 AB", "1234AB"), not SA, SD or SS (never used by PostNL) nor KB, M
 allowed (the reach table holds it by design).
 
 *Dates of birth*: a column whose name suggests birth (``geboortedatum``, ``geboortejaar``,
-``birth_date``, ``date_of_birth``, ``dob``, ...), reported whatever its values; and in text
-"geboren (op) <date>", "geb. <date>", "geboortedatum: <date>", "date of birth: <date>".
+``birth_date``, ``date_of_birth``, ``dob``, ...), reported whatever its values; in text
+"geboren (op) <date>", "geb. <date>", "geboortedatum: <date>", "date of birth: <date>"; in a
+date column (a datetime type, or a name with the token ``date``, ``datum``, ``dag``... or ending
+in ``datum``) a date from :data:`BIRTH_DATE_FROM` up to before :data:`BIRTH_DATE_BEFORE`: the
+study's visits and interviews are later, so an earlier date can only be a birth date (or an
+error worth a look); and in an age column (``age``, ``age_group``, ``leeftijd``...) any date.
+Bare dates in prose are not reported: the report cites years and dates of publications.
 
 *Free text*: a column named as a free-text variable of ``analysis/codebook.yaml``
 (``free_text: true`` or ``type: text``: the variable name, its Dutch and English labels and
@@ -98,7 +118,18 @@ heuristic, not from the identifier rules.
 alone or as the count of an "n (%)" cell ("3 (12,5%)"). Counts of things that are not people
 are listed in :data:`COUNT_ALLOW` (``n_resamples``, ``n_clusters``, ``n_sites``...).
 
-*Git*: ``raw_not_in_manifest`` (a tracked file under ``data/raw/`` that the manifest does not
+*Small cells shown by notebooks*: the tables an executed notebook shows (its HTML table, or a
+DataFrame printed as text when there is no HTML) follow the rule of the publishable tables:
+a count column holding 1-4 is a finding. The notebooks are published beside the report, so
+they show the suppressed frames; the unsuppressed ones stay in ``<out>/internal/``.
+
+*The disclosure attack* (when ``<out>/results/`` exists): :func:`analysis.attack.attack_outputs`
+solves every suppressed cell from everything published; a "<5" whose interval is too narrow
+(``protected`` False) is a ``recoverable_cell`` finding. An attack that cannot run is an
+``unreadable`` finding, never a silent pass.
+
+*Git*: ``notebook_outputs`` (a notebook in the git index saved with outputs: one finding per
+notebook), ``raw_not_in_manifest`` (a tracked file under ``data/raw/`` that the manifest does not
 list, or any tracked raw file when there is no manifest), ``raw_hash_mismatch`` (listed, but
 the content in the git index has another sha256), ``data_file_tracked`` (a data file outside
 the synthetic set). The index, not the working tree, is hashed: it is what a commit contains.
@@ -138,6 +169,12 @@ __all__ = [
     "DOCUMENTATION_COLUMNS",
     "mask",
     "find_identifiers",
+    "screen",
+    "number_kind",
+    "elfproef",
+    "iban_valid",
+    "could_be_birth_date",
+    "vocabulary",
     "scan",
     "cli",
 ]
@@ -148,12 +185,16 @@ KINDS = {
     "phone": "a Dutch phone number",
     "email": "an e-mail address",
     "postcode": "a full postcode (finer than PC4)",
+    "bsn": "a BSN (nine digits that pass the 11-test)",
+    "iban": "a bank account number (IBAN, mod-97 check)",
     "birth_date": "a date of birth",
     "free_text": "a free-text column",
     "small_cell": "a count of 1-4 in a publishable table, not suppressed to '<5'",
     "raw_not_in_manifest": "a file tracked under data/raw/ that MANIFEST.sha256 does not list",
     "raw_hash_mismatch": "a file tracked under data/raw/ whose content differs from MANIFEST.sha256",
     "data_file_tracked": "data file tracked outside the synthetic set",
+    "notebook_outputs": "a notebook tracked in git with its outputs (they can hold data)",
+    "recoverable_cell": "a '<5' cell that the published tables let an attacker recover or narrow",
     "unreadable": "a file that could not be read, so it was not checked",
 }
 
@@ -361,7 +402,7 @@ def _known_words() -> frozenset:
 def _prefilter(cell: bool) -> re.Pattern:
     """Every identifier pattern in one regex: a value that does not match has no identifier."""
     names = _name_patterns()
-    parts = [names.text, _PHONE, _EMAIL, _POSTCODE, _BIRTH_TEXT] + ([names.cell] if cell else [])
+    parts = [names.text, _PHONE, _EMAIL, _POSTCODE, _BIRTH_TEXT, _BSN_TEXT, _IBAN_TEXT] + ([names.cell] if cell else [])
     return re.compile("|".join(f"(?:{p.pattern})" for p in parts))
 
 
@@ -397,9 +438,17 @@ def _iter_identifiers(text: str, *, cell: bool = False, allowed: re.Pattern | No
     if cell:
         for m in names.cell.finditer(stripped):
             yield "name", m.start(), m.group()
+    ibans = [m for m in _IBAN_TEXT.finditer(text) if iban_valid(m.group())]
+    for m in ibans:
+        yield "iban", m.start(), m.group()
+    # an account number's digits (even with a typo in it) are not also a phone number or a BSN
+    text = _IBAN_TEXT.sub(lambda m: " " * len(m.group()), text)
     for m in _PHONE.finditer(text):
         if _valid_phone(m):
             yield "phone", m.start(), m.group()
+    for m in _BSN_TEXT.finditer(text):
+        if elfproef(re.sub(r"\D", "", m.group())):
+            yield "bsn", m.start(), m.group()
     for m in _EMAIL.finditer(text):
         if _valid_email(m):
             yield "email", m.start(), m.group()
@@ -441,6 +490,282 @@ def find_identifiers(text: str, *, cell: bool = False) -> list[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------------------------
+# The identifier screen: one value, one answer (messages, problem reports, the cleaning log)
+
+#: A date from this year on is a visit or interview date of the study, never a birth date of an
+#: adult respondent; an earlier one (from BIRTH_DATE_FROM) could be a date of birth.
+BIRTH_DATE_BEFORE = 2015
+BIRTH_DATE_FROM = 1900
+
+#: The kinds :func:`screen` gives, with their Dutch words (for the safe descriptions).
+SCREEN_KINDS = {
+    "email": "e-mailadres", "iban": "IBAN", "phone": "telefoonnummer", "bsn": "BSN",
+    "postcode": "postcode", "birth_date": "geboortedatum", "name": "naam",
+}
+
+_MONTHS = ("jan", "feb", "mrt", "maa", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "oct",
+           "nov", "dec", "mar", "may")
+_DATE_DMY = re.compile(r"(?<![\w/.\-])(\d{1,2})([-/. ])(\d{1,2})\2(\d{4}|\d{2})(?![\w/]|[.\-]\d)")
+_DATE_YMD = re.compile(r"(?<![\w/.\-])(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?![\w/]|[.\-]\d)")
+_DATE_WORD = re.compile(r"(?i)(?<!\w)(\d{1,2})\.? ?([a-z]{3,9})\.? (\d{4})(?!\w)")
+_DATE_COMPACT = re.compile(r"^(19\d\d|20\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")  # 19580312
+# nine digits as a BSN is written: 123456782, 1234.56.782, 123 456 782
+_BSN_TEXT = re.compile(r"(?<![\w.,+\-/:])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3}[ .]\d{3}[ .]\d{3})(?![\w]|[.,:\-/]\d)")
+_IBAN_TEXT = re.compile(r"(?<![\w])[A-Z]{2}\d{2}[ ]?(?:[A-Z0-9]{4}[ ]?){2,7}[A-Z0-9]{0,3}(?![\w])")
+# a whole cell that is only a number (as a spreadsheet or SPSS stores it): 612345678, 612345678.0,
+# 6.12345678E8, +31612345678, 31 6 12345678, 06-12345678
+_NUMBER_CELL = re.compile(r"^\+?[\d][\d \-().]*(?:[eE]\+?\d+)?$")
+
+
+def elfproef(digits: str) -> bool:
+    """Whether nine digits pass the 11-test of a BSN (burgerservicenummer).
+
+    The weighted sum 9·d1 + 8·d2 + ... + 2·d8 − 1·d9 is a multiple of 11, and the number is
+    not 000000000 (Wet algemene bepalingen burgerservicenummer; the test every Dutch form uses).
+
+    >>> elfproef("111222333"), elfproef("123456782"), elfproef("123456789"), elfproef("12345678")
+    (True, True, False, False)
+
+    (9+8+7 + 12+10+8 + 9+6 − 3 = 66 = 6·11; 9+16+21+24+25+24+21+16 − 2 = 154 = 14·11;
+    with a last digit 9 the sum is 147, not a multiple of 11.)
+    """
+    if len(digits) != 9 or not digits.isdigit() or digits == "000000000":
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1))) - int(digits[8])
+    return total % 11 == 0
+
+
+def iban_valid(text: str) -> bool:
+    """Whether ``text`` (spaces allowed) is an IBAN whose check digits hold (ISO 13616 mod-97).
+
+    Letters count as 10-35, the first four characters move to the end, and the number mod 97
+    is 1. A Dutch IBAN has 18 characters.
+
+    >>> iban_valid("NL91 ABNA 0417 1643 00"), iban_valid("NL92ABNA0417164300"), iban_valid("DE89370400440532013000")
+    (True, False, True)
+    """
+    s = re.sub(r"\s", "", str(text)).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s) or (s[:2] == "NL" and len(s) != 18):
+        return False
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _number_digits(text: str) -> str | None:
+    """The digits of a cell that is only a number (a float's ``.0`` and an exponent undone)."""
+    t = text.strip()
+    if not t or not _NUMBER_CELL.match(t):
+        return None
+    if re.fullmatch(r"\d+(?:\.\d+)?[eE]\+?\d+|\d+\.0+", t):
+        try:
+            value = float(t)
+        except ValueError:
+            return None
+        if not value.is_integer() or value >= 1e15:
+            return None
+        return str(int(value))
+    if re.fullmatch(r"[+-]?\d*[.,]\d+", t):
+        return None  # a decimal number ("12.5", "0.0612345678"), not an identifier
+    return re.sub(r"\D", "", t)
+
+
+def number_kind(value) -> str | None:
+    """The identifier a bare number could be: ``"phone"`` or ``"bsn"`` (or None).
+
+    Number parsing drops a leading 0 (Excel, SPSS, pandas): 0612345678 becomes 612345678 or
+    612345678.0, BSN 012345672 becomes 12345672. So a whole cell that is a number is
+
+    - a phone number: ten digits starting 0[1-9] (written ``06-12345678``, ``010 1234567``...),
+      nine digits starting 6 (a mobile number that lost its 0), or 31/0031 followed by nine
+      digits not starting 0 (``+31 6 12345678``, ``31612345678``);
+    - a BSN: nine digits that pass the 11-test (:func:`elfproef`), or eight that pass it with the
+      lost 0 put back.
+
+    A count or amount of nine digits that fails the 11-test ("123456789") is not called a BSN
+    here; messages never show eight or more digits in a row anyway (:func:`analysis.problems.safe_value`).
+
+    >>> [number_kind(v) for v in [612345678, 612345678.0, "0612345678", "+31612345678", 111222333, 12345672]]
+    ['phone', 'phone', 'phone', 'phone', 'bsn', 'bsn']
+
+    (012345672: 0·9 + 1·8 + 2·7 + 3·6 + 4·5 + 5·4 + 6·3 + 7·2 − 2 = 110 = 10·11.)
+    >>> [number_kind(v) for v in [123456789, 61234567, 6123456789, "12.5", 2024, None, True]]
+    [None, None, None, None, None, None, None]
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if value != value or not value.is_integer() or abs(value) >= 1e15:
+            return None
+        text = str(int(value))
+    else:
+        try:
+            import numpy as np
+
+            if isinstance(value, np.integer):
+                value = int(value)
+            elif isinstance(value, np.floating):
+                return number_kind(float(value))
+        except ImportError:  # pragma: no cover - numpy is a dependency
+            pass
+        text = str(value)
+    if date_years(text):
+        return None  # 2024-03-18, 18-03-2024: a date, not a number
+    digits = _number_digits(text)
+    if not digits:
+        return None
+    plain = bool(re.fullmatch(r"\s*(?:\d+(?:\.0+)?|\d+(?:\.\d+)?[eE]\+?\d+|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})\s*", text))
+    international = text.strip().startswith(("+", "00"))
+    if digits.startswith("0031") and len(digits) == 13:
+        digits, international = digits[4:], True
+    elif digits.startswith("31") and len(digits) == 11:
+        digits, international = digits[2:], True
+    if international:
+        return "phone" if len(digits) == 9 and digits[0] != "0" else None
+    if len(digits) == 10 and digits[0] == "0" and digits[1] != "0":
+        return "phone"
+    if len(digits) == 9 and digits[0] == "6":
+        return "phone"
+    if plain and len(digits) == 9 and elfproef(digits):
+        return "bsn"
+    if plain and len(digits) == 8 and elfproef("0" + digits):
+        return "bsn"
+    return None
+
+
+def _year(y: str) -> int:
+    y4 = int(y)
+    if len(y) == 2:  # a two-digit year: 52 is 1952, 24 is 2024
+        y4 += 2000 if y4 < BIRTH_DATE_BEFORE - 2000 else 1900
+    return y4
+
+
+def date_years(text: str) -> list[int]:
+    """The years of the dates written in ``text`` (d-m-y, y-m-d, "12 maart 1958", 19580312).
+
+    Only real calendar-like dates count (day 1-31, month 1-12 either way round), so times
+    ("10:30"), ranges ("18-24") and counts are not dates.
+
+    >>> date_years("geboren 12-03-1958, gezien 2024-06-12 en 3 mrt. 2025"), date_years("18-24, 10:30, 12.5")
+    ([1958, 2024, 2025], [])
+    """
+    years = []
+    for m in _DATE_DMY.finditer(text):
+        a, b = int(m.group(1)), int(m.group(3))
+        if 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12:
+            years.append((m.start(), _year(m.group(4))))
+    for m in _DATE_YMD.finditer(text):
+        if 1 <= int(m.group(3)) <= 12 and 1 <= int(m.group(4)) <= 31:
+            years.append((m.start(), int(m.group(1))))
+    for m in _DATE_WORD.finditer(text):
+        if m.group(2).casefold()[:3] in _MONTHS and 1 <= int(m.group(1)) <= 31:
+            years.append((m.start(), int(m.group(3))))
+    m = _DATE_COMPACT.match(text.strip())
+    if m:
+        years.append((0, int(m.group(1))))
+    return [y for _, y in sorted(years)]
+
+
+def could_be_birth_date(value) -> bool:
+    """A date (or datetime) from :data:`BIRTH_DATE_FROM` up to before :data:`BIRTH_DATE_BEFORE`.
+
+    The study's visits and interviews are all later, so an earlier date in a date column, a
+    message or the cleaning log is treated as a possible date of birth. A bare year ("1958")
+    is not a date: the cleaning reads birth years typed as an age and logs them.
+
+    >>> [could_be_birth_date(v) for v in ["12-03-1958", "1958-03-12", "03-03-2025", "1958", "12-03-58"]]
+    [True, True, False, False, True]
+    """
+    import datetime as _dt
+
+    if value is None:
+        return False
+    if isinstance(value, (_dt.date, _dt.datetime)) or hasattr(value, "year") and hasattr(value, "month"):
+        try:
+            year = int(value.year)
+        except (TypeError, ValueError):
+            return False
+        return BIRTH_DATE_FROM <= year < BIRTH_DATE_BEFORE
+    return any(BIRTH_DATE_FROM <= y < BIRTH_DATE_BEFORE for y in date_years(str(value)))
+
+
+def screen(value) -> str | None:
+    """The kind of identifier ``value`` looks like (a key of :data:`SCREEN_KINDS`), or None.
+
+    One screen for every place a raw value might be shown (messages, problem reports, the
+    cleaning log): an e-mail address anywhere in it; an IBAN whose mod-97 check holds; a Dutch
+    phone number in any usual notation, or a bare number that is one after number parsing
+    (:func:`number_kind`); a BSN (11-test); a full postcode; a date that could be a date of
+    birth (:func:`could_be_birth_date`, or "geboren op ..."); a listed name (as in a data cell,
+    see the module docstring). Checked in that order; the first kind found is given.
+
+    >>> [screen(v) for v in ["jan@voorbeeld.nl", "NL91ABNA0417164300", "06-12345678", 612345678.0]]
+    ['email', 'iban', 'phone', 'phone']
+    >>> [screen(v) for v in ["111222333", "1234 AB", "12-03-1958", "Henk", "vrouww", "123456789", 45, None]]
+    ['bsn', 'postcode', 'birth_date', 'name', None, None, None, None]
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    kind = number_kind(value)
+    if kind is not None:
+        return kind
+    if not isinstance(value, str):
+        if could_be_birth_date(value):
+            return "birth_date"
+        value = str(value)
+    text = value
+    if not text.strip():
+        return None
+    order = {k: i for i, k in enumerate(SCREEN_KINDS)}
+    found = {k for k, _, _ in _iter_identifiers(text, cell=True)}
+    if could_be_birth_date(text):
+        found.add("birth_date")
+    return min(found, key=order.__getitem__) if found else None
+
+
+# --------------------------------------------------------------------------------------------
+# The codebook's vocabulary: raw values that are safe to show because the codebook lists them
+
+
+@lru_cache(maxsize=4)
+def vocabulary(codebook: str = str(config.CODEBOOK_FILE)) -> frozenset:
+    """Every code, label, raw value and missing code in the codebook, case-folded and stripped.
+
+    A raw value that is one of these is the study's own word (a variant the export wrote, a
+    label, "weet niet", 98), never something a respondent typed about themselves, so messages
+    may show it as it is.
+
+    >>> v = vocabulary()
+    >>> "vrouw" in v, "weet niet" in v, "henk" in v
+    (True, True, False)
+    """
+    with open(codebook, encoding="utf-8") as fh:
+        cb = yaml.safe_load(fh) or {}
+    words: set[str] = set()
+    for x in _yaml_leaves(cb):
+        if x is not None and not isinstance(x, bool):
+            if isinstance(x, float) and x.is_integer():
+                x = int(x)
+            words.add(str(x).strip().casefold())
+    words.discard("")
+    return frozenset(words)
+
+
+def _yaml_leaves(x):
+    """Every key and scalar of a parsed YAML document, depth first."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _yaml_leaves(k)
+            yield from _yaml_leaves(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _yaml_leaves(v)
+    else:
+        yield x
+
+
+# --------------------------------------------------------------------------------------------
 # Codebook knowledge (read with yaml: the codebook's Python API may change)
 
 
@@ -468,19 +793,8 @@ def _codebook_facts(codebook: str = str(config.CODEBOOK_FILE), study: str = str(
         with open(study, encoding="utf-8") as fh:
             docs.append(yaml.safe_load(fh) or {})
 
-    def walk(x):
-        if isinstance(x, dict):
-            for k, v in x.items():
-                walk(k)
-                walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-        elif isinstance(x, str) and len(x.strip()) >= 3:
-            labels.add(x.strip().casefold())
-
     for doc in docs:
-        walk(doc)
+        labels.update(x.strip().casefold() for x in _yaml_leaves(doc) if isinstance(x, str) and len(x.strip()) >= 3)
     fold = lambda names: frozenset(s.strip().casefold() for s in names)  # noqa: E731
     return fold(free), fold(coded), frozenset(labels)
 
@@ -573,6 +887,10 @@ def _scan_table(df, path: str, *, publishable: bool, heuristic: bool = True) -> 
                 why = _looks_free_text(s, labels)
                 if why:
                     findings.append(Finding("free_text", path, where, why))
+        said = {f.kind for f in findings if f.location.startswith(where)}
+        if _BIRTH_COLUMN.search(name):
+            said.add("birth_date")
+        findings += [f for f in _cell_findings(df[col], name, path, where) if f.kind not in said]  # one per kind
         if publishable and _is_count_column(name):
             values = df[col].dropna().astype(str)
             small = values[values.str.match(_SMALL_COUNT)]
@@ -583,6 +901,75 @@ def _scan_table(df, path: str, *, publishable: bool, heuristic: bool = True) -> 
                     f"count(s) of 1-4 not suppressed ({shown}); publish them as '<5' "
                     "(analysis.fmt.suppress_small_cells)"))
     return findings
+
+
+_DATE_TOKENS = frozenset({"date", "datum", "datetime", "timestamp", "dt", "dag"})
+_AGE_TOKENS = frozenset({"age", "leeftijd", "lft"})
+
+
+def _name_tokens(name: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", name.strip().casefold()) if t]
+
+
+def _is_date_column(name: str, s) -> bool:
+    """A column of dates: a datetime type, or a name such as ``date``, ``visit_date``, ``datum``,
+    ``interviewdatum`` (a token, so ``pg_dagelijks_functioneren`` is not one)."""
+    import pandas as pd
+
+    tokens = _name_tokens(name)
+    return (pd.api.types.is_datetime64_any_dtype(s) or any(t in _DATE_TOKENS or t.endswith("datum") for t in tokens))
+
+
+def _is_age_column(name: str) -> bool:
+    """``age``, ``age_group``, ``leeftijd``, ``leeftijdsgroep``...: a date in it is a birth date."""
+    return any(t in _AGE_TOKENS or t.startswith("leeftijd") for t in _name_tokens(name))
+
+
+def _cell_findings(s, name: str, path: str, where: str) -> list[Finding]:
+    """Rules on whole cells, for columns of any type: a number that is a phone number or BSN
+    once its lost leading 0 is put back (:func:`number_kind`), a date before
+    :data:`BIRTH_DATE_BEFORE` in a date column, any date in an age column."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(s):
+        return []
+    values = s.dropna()
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if not len(values):
+        return []
+    uniq = pd.unique(values)
+    hits: dict[str, set] = {}
+    numeric = pd.api.types.is_numeric_dtype(values)
+    if numeric or values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        for v in uniq:
+            if isinstance(v, str) and not _NUMBER_CELL.match(v.strip()):
+                continue
+            kind = number_kind(v)
+            if kind is not None:
+                hits.setdefault(kind, set()).add(v)
+    date_col, age_col = _is_date_column(name, values), _is_age_column(name)
+    if date_col or age_col:
+        datetime = pd.api.types.is_datetime64_any_dtype(values)
+        for v in uniq:
+            if datetime:
+                bad = age_col or could_be_birth_date(pd.Timestamp(v))
+            elif isinstance(v, str):
+                bad = bool(date_years(v)) if age_col else could_be_birth_date(v)
+            else:
+                bad = False
+            if bad:
+                hits.setdefault("birth_date", set()).add(v)
+    out = []
+    for kind, found in hits.items():
+        rows = values.index[values.isin(list(found))].tolist()
+        why = {"phone": "a phone number (a number whose leading 0 may have been lost)",
+               "bsn": "a BSN (passes the 11-test)",
+               "birth_date": "a date in an age column" if age_col else
+                             f"a date before {BIRTH_DATE_BEFORE} in a date column: could be a date of birth"}[kind]
+        out.append(Finding(kind, path, f"{where}, {_rows_text(rows)}",
+                           f"{why} ({mask(str(values[rows[0]]))!r}) in {len(rows)} cell(s)"))
+    return out
 
 
 def _is_count_column(name: str) -> bool:
@@ -677,6 +1064,109 @@ def _html_segments(html: str) -> list[tuple[int, str, bool]]:
     return parser.segments
 
 
+class _HTMLTables(HTMLParser):
+    """The tables of an HTML page as (header names, body rows of cell texts); a pandas
+    ``DataFrame.to_html`` or Styler table: the last header row names the columns, each body
+    row's index cells (``th``) come first."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tables: list[tuple[list[str], list[list[str]]]] = []
+        self._stack: list[dict] = []
+        self._cell: list[str] | None = None
+        self._span = 1
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._stack.append({"head": [], "body": [], "in_head": False, "row": None})
+        elif not self._stack:
+            return
+        t = self._stack[-1]
+        if tag == "thead":
+            t["in_head"] = True
+        elif tag == "tbody":
+            t["in_head"] = False
+        elif tag == "tr":
+            t["row"] = []
+        elif tag in ("td", "th") and t["row"] is not None:
+            self._cell = []
+            try:
+                self._span = max(1, int(dict(attrs).get("colspan") or 1))
+            except ValueError:
+                self._span = 1
+            self._is_th = tag == "th"
+
+    def handle_endtag(self, tag):
+        if not self._stack:
+            return
+        t = self._stack[-1]
+        if tag in ("td", "th") and self._cell is not None and t["row"] is not None:
+            text = " ".join("".join(self._cell).split())
+            t["row"].extend([(text, self._is_th)] * self._span)
+            self._cell = None
+        elif tag == "tr" and t["row"] is not None:
+            row, t["row"] = t["row"], None
+            head = t["in_head"] or (not t["body"] and row and all(is_th for _, is_th in row) and not t["head"])
+            (t["head"] if head else t["body"]).append([text for text, _ in row])
+        elif tag == "thead":
+            t["in_head"] = False
+        elif tag == "table":
+            t = self._stack.pop()
+            if t["head"]:
+                self.tables.append((t["head"][-1], t["body"]))
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _html_tables(html: str) -> list[tuple[list[str], list[list[str]]]]:
+    parser = _HTMLTables()
+    parser.feed(html)
+    parser.close()
+    return parser.tables
+
+
+def _small_cells_in_html(html: str) -> list[tuple[str, list[int], list[str]]]:
+    """(column, body rows (1-based), values) of the count columns holding 1-4 in an output's
+    HTML tables (the rule of the publishable CSVs: :func:`_is_count_column`, ``_SMALL_COUNT``)."""
+    out = []
+    for names, body in _html_tables(html):
+        hits: dict[str, tuple[list[int], set]] = {}
+        for r, cells in enumerate(body, 1):
+            k = min(len(names), len(cells))
+            for name, value in zip(names[len(names) - k:], cells[len(cells) - k:]):
+                if _is_count_column(name) and _SMALL_COUNT.match(value):
+                    rows, values = hits.setdefault(name, ([], set()))
+                    rows.append(r)
+                    values.add(value.strip())
+        out += [(name, rows, sorted(values)) for name, (rows, values) in hits.items()]
+    return out
+
+
+def _small_cells_in_text(text: str) -> list[tuple[str, list[int], list[str]]]:
+    """The same for a DataFrame printed as text (``to_string``): a header line of column
+    names, then rows with one more field (the index) or as many; a table whose rows do not
+    split into that many fields (values with spaces) is left alone."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return []
+    names = lines[0].split()
+    if not any(_is_count_column(n) for n in names):
+        return []
+    hits: dict[str, tuple[list[int], set]] = {}
+    for r, line in enumerate(lines[1:], 1):
+        cells = line.split()
+        if len(cells) not in (len(names), len(names) + 1):
+            return []
+        for name, value in zip(names, cells[len(cells) - len(names):]):
+            if _is_count_column(name) and _SMALL_COUNT.match(value):
+                rows, values = hits.setdefault(name, ([], set()))
+                rows.append(r)
+                values.add(value)
+    return [(name, rows, sorted(values)) for name, (rows, values) in hits.items()]
+
+
 def _text_findings(text: str, path: str, where: str, *, line0: int = 1, cell: bool = False,
                    allowed: re.Pattern | None = None) -> list[Finding]:
     """Findings in a piece of text; ``line0`` is the line the text starts on."""
@@ -732,7 +1222,25 @@ def _scan_notebook(path: Path) -> list[Finding]:
                 for f in new:
                     found.setdefault(f.kind, f)
             out += found.values()
+            out += _notebook_small_cells(output, str(path), where)
     return out
+
+
+def _notebook_small_cells(output: dict, path: str, where: str) -> list[Finding]:
+    """Counts of 1-4 in the tables a notebook output shows (its HTML table, or the table
+    printed as text when there is no HTML): the executed notebooks are published beside the
+    report, so they may show suppressed frames only."""
+    texts = dict(_output_texts(output))
+    if "text/html" in texts:
+        hits = _small_cells_in_html(texts["text/html"])
+    elif "text/plain" in texts:
+        hits = _small_cells_in_text(texts["text/plain"])
+    else:
+        hits = []
+    return [Finding("small_cell", path, f"{where}, table column {name!r}, {_rows_text(rows).replace('row', 'table row')}",
+                    f"count(s) of 1-4 shown unsuppressed ({', '.join(values[:4])}); show the published "
+                    "(suppressed) frame, keep the unsuppressed one in internal/")
+            for name, rows, values in hits]
 
 
 def _scan_pdf(path: Path, allowed: re.Pattern | None) -> list[Finding]:
@@ -888,7 +1396,26 @@ def _scan_git(repo: Path) -> tuple[list[Finding], int]:
                                     f"{KINDS['data_file_tracked']}: untrack it (git rm --cached) and keep it out of git"))
     for p in scan_data:
         findings += _scan_bytes(blobs[files[p][1]], Path(p), str(repo / p))
+    notebooks = sorted(p for p in files if p.lower().endswith(".ipynb"))
+    nb_blobs = _git_blobs(repo, sorted({files[p][1] for p in notebooks}))
+    for p in notebooks:
+        findings += _tracked_notebook(nb_blobs[files[p][1]], str(repo / p))
     return findings, len(files)
+
+
+def _tracked_notebook(data: bytes, shown: str) -> list[Finding]:
+    """One finding for a notebook in the git index with outputs (STYLE.md 11: notebooks are
+    committed stripped; the executed copies live in ``_output/``, outside git)."""
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [Finding("unreadable", shown, "git index", f"not a notebook that could be read ({type(exc).__name__})")]
+    cells = [i for i, c in enumerate(nb.get("cells", []) or [], 1) if c.get("outputs")]
+    if not cells:
+        return []
+    return [Finding("notebook_outputs", shown, "git index",
+                    f"saved with outputs in {len(cells)} cell(s) (first: cell {cells[0]}); strip them "
+                    "(jupyter nbconvert --clear-output --inplace, or nbstripout) and git add it again")]
 
 
 def _scan_bytes(data: bytes, rel: Path, shown: str) -> list[Finding]:
@@ -944,6 +1471,10 @@ def _scan(out_dir, output_dir, repo_dir) -> tuple[list[Finding], list[str]]:
             publishable = rel[0] == "results" and p.suffix.lower() == ".csv"
             findings += guarded(p, lambda p=p, pub=publishable: _scan_table(_read_table(p), str(p), publishable=pub))
         scanned.append(f"{len(tables)} tables in {out}")
+        if (out / "results").is_dir():
+            attack_findings, note = _attack_findings(out)
+            findings += attack_findings
+            scanned.append(note)
     if output is not None:
         notebooks = sorted(p for p in (output / "notebooks").glob("*.ipynb") if not p.name.startswith("."))
         for p in notebooks:
@@ -963,6 +1494,51 @@ def _scan(out_dir, output_dir, repo_dir) -> tuple[list[Finding], list[str]]:
         findings += git_findings
         scanned.append(f"{n} files in the git index")
     return findings, scanned
+
+
+def _attack_findings(out: Path) -> tuple[list[Finding], str]:
+    """The disclosure attack on ``<out>/results`` (:func:`analysis.attack.attack_outputs`): a
+    finding for every "<5" whose attacker's interval is too narrow (``protected`` False).
+
+    Imported here, not at the top: the attack needs scipy and the modules that declare the
+    tables' ledgers, and a scan of the git index alone should not. An attack that cannot run
+    is a finding too: an unchecked table is not a safe one.
+    """
+    try:
+        from analysis import attack
+    except ModuleNotFoundError as exc:
+        if exc.name in ("analysis.attack",):
+            return [], "disclosure attack not run (analysis/attack.py is missing)"
+        return [Finding("unreadable", str(out / "results"), "disclosure attack",
+                        f"the attack could not be loaded ({type(exc).__name__}: {exc})")], "disclosure attack failed"
+    try:
+        result = attack.attack_outputs(out)
+    except Exception as exc:  # noqa: BLE001 - reported, not skipped
+        return [Finding("unreadable", str(out / "results"), "disclosure attack",
+                        f"the attack could not be run ({type(exc).__name__}: {exc})")], "disclosure attack failed"
+    findings = []
+    for row in result.to_dict("records"):
+        protected = row.get("protected")
+        if not (protected is False or (isinstance(protected, str) and protected.strip().lower() == "false")
+                or (type(protected).__name__ == "bool_" and not protected)):
+            continue
+        low, high = row.get("low"), row.get("high")
+        span = f"{_num(low)}" if low == high else f"{_num(low)}–{_num(high)}"
+        files = str(row.get("file") or "")
+        first = files.split(", ")[0]
+        path = str(out / "results" / (first if first.endswith(".csv") else first + ".csv")) if first else str(out / "results")
+        findings.append(Finding("recoverable_cell", path, str(row.get("where") or row.get("key")),
+                                f"a '{row.get('mark', '<5')}' cell the published tables give as {span} "
+                                f"(key {row.get('key')!r}; tables: {files or '?'})"))
+    return findings, f"disclosure attack on {len(result)} hidden cell(s)"
+
+
+def _num(x) -> str:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return str(int(f)) if f.is_integer() else f"{f:g}"
 
 
 def scan(out_dir, output_dir, repo_dir=config.PROJECT_DIR) -> list[Finding]:

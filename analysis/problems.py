@@ -25,42 +25,78 @@ COLUMNS = ["file", "sheet", "row", "column", "value", "problem", "fix", "blockin
 MESSAGE_LIMIT = 15
 _SHEET = re.compile(r"^(?P<file>.+?)\[(?P<sheet>[^\]]*)\]$")
 _LONG_DIGITS = re.compile(r"\d{8,}")  # a BSN (9), phone (10) or account number; dates have separators
-_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z]{4}\d{6,}")
 
 
-def safe_value(value, *, hidden: str | None = None, limit: int = 30) -> str:
-    """A raw value as it may be shown in a message: short, and never an identifier or free text.
+def describe(text: str, kind: str | None = None) -> str:
+    """A safe description of a value that is not shown: its length and what it looks like.
 
-    ``hidden``: the reason to show nothing (a free-text or identifier column). Values that look
-    like a name, phone number, e-mail address, full postcode, BSN or IBAN are masked
-    (:func:`analysis.privacy.mask`); long values are cut to ``limit`` characters.
+    >>> describe("06-12345678", "phone"), describe("111222333", "bsn"), describe("x" * 34)
+    ('[11 tekens, lijkt op telefoonnummer]', '[9 cijfers, lijkt op BSN]', '[34 tekens]')
+    """
+    from analysis.privacy import SCREEN_KINDS
+
+    text = str(text).strip()
+    size = f"{len(text)} cijfers" if text.isdigit() else f"{len(text)} tekens"
+    return f"[{size}, lijkt op {SCREEN_KINDS[kind]}]" if kind else f"[{size}]"
+
+
+def _plain_number(value) -> str:
+    """A number as the export meant it: 612345678.0 → "612345678" (not "612345678.0")."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def safe_value(value, *, hidden: str | None = None, limit: int = 30, vocabulary=None, quote: bool = True) -> str:
+    """A raw value as it may be shown in a message, problem report or the cleaning log.
+
+    Shown as it is (quoted, unless ``quote`` is False) only when it is in the codebook's
+    vocabulary (``vocabulary``: the variable's codes, labels and missing codes; default every
+    word of the codebook, :func:`analysis.privacy.vocabulary`), or when it passes the
+    identifier screen (:func:`analysis.privacy.screen`), is at most ``limit`` characters and
+    has no run of eight or more digits (a BSN or phone number with a typo fails the screen but
+    still identifies someone; a count that large never occurs in a form). Otherwise a safe
+    description in Dutch: its length and what it looks like (:func:`describe`); the message
+    gives the file, row and column to look at. ``hidden``: the reason to show nothing at all
+    (a free-text or identifier column).
 
     >>> safe_value("vrouww"), safe_value("06-12345678"), safe_value("Ik woon hier", hidden="free text")
-    ("'vrouww'", "'06…' (looks like a phone; masked)", '(free text: not shown)')
-    >>> safe_value("123456782"), safe_value("NL91 ABNA 0417 1643 00"), safe_value("03-03-2025"), safe_value(None)
-    ("'12…' (long number; masked)", "'NL…' (looks like an IBAN; masked)", "'03-03-2025'", '')
+    ("'vrouww'", '[11 tekens, lijkt op telefoonnummer]', '(free text: not shown)')
+    >>> safe_value(612345678.0), safe_value("123456789"), safe_value("NL91 ABNA 0417 1643 00")
+    ('[9 cijfers, lijkt op telefoonnummer]', '[9 cijfers]', '[22 tekens, lijkt op IBAN]')
+    >>> safe_value("03-03-2025"), safe_value("12-03-1958"), safe_value("weet niet", quote=False), safe_value(None)
+    ("'03-03-2025'", '[10 tekens, lijkt op geboortedatum]', 'weet niet', '')
     """
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    text = str(value)
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return ""
+    except ImportError:  # pragma: no cover
+        pass
+    text = _plain_number(value)
     if text.strip() == "":
-        return "" if text == "" else repr(text)
+        return "" if text == "" else (repr(text) if quote else text)
     if hidden:
         return f"({hidden}: not shown)"
-    from analysis.privacy import find_identifiers, mask
+    from analysis.privacy import screen
+    from analysis.privacy import vocabulary as codebook_vocabulary
 
-    compact = text.replace(" ", "").replace(".", "")
-    if _IBAN.search(compact.upper()):
-        return f"{mask(text)!r} (looks like an IBAN; masked)"
-    found = find_identifiers(text, cell=True)
-    if found:
-        kind = found[0][0].replace("_", " ")
-        return f"{mask(text)!r} (looks like a {kind}; masked)"
-    if _LONG_DIGITS.search(compact):
-        return f"{mask(text)!r} (long number; masked)"
-    if len(text) > limit:
-        return repr(text[: limit - 1] + "…")
-    return repr(text)
+    words = codebook_vocabulary() if vocabulary is None else {str(v).strip().casefold() for v in vocabulary}
+    shown = repr(text) if quote else text
+    if text.strip().casefold() in words:
+        return shown
+    kind = screen(value if isinstance(value, (int, float)) and not isinstance(value, bool) else text)
+    if kind is not None:
+        return describe(text, kind)
+    from analysis.privacy import date_years
+
+    digits = _LONG_DIGITS.search(re.sub(r"(?<=\d)[\s.\-](?=\d)", "", text)) and not date_years(text)
+    if digits or len(text) > limit:
+        return describe(text)
+    return shown
 
 
 @dataclass(frozen=True)
@@ -215,10 +251,10 @@ class Problems:
     def write(self, folder: Path) -> tuple[Path, Path]:
         """Write ``problems.csv`` and ``problems.txt`` into ``folder`` (atomically; empty tables
         too, so an old list never outlives its fix)."""
-        from analysis.results import write_atomic
+        from analysis.results import escape_formulas, write_atomic
 
         folder = Path(folder)
-        frame = self.frame()
+        frame = escape_formulas(self.frame())
         csv = write_atomic(folder / "problems.csv", lambda tmp: frame.to_csv(tmp, index=False))
         text = self.summary() + "\n"
         txt = write_atomic(folder / "problems.txt", lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -3,11 +3,16 @@
 Tidy tables in, tidy unrounded tables out, one function per result; the statistics themselves
 live in :mod:`analysis.stats` (tested against oracles there), the choices (variables, model
 covariates, CBS comparisons, display order, Dutch labels) in the ``reach:`` section of
-``analysis/study.yaml``. :func:`publish` writes each table twice: unsuppressed to
-``<out>/internal/<name>.csv`` and, with counts 1-4 and everything derived from them replaced by
-``"<5"`` (``analysis.min_cell``), to ``<out>/results/<name>.csv``, the only version the report
-may show. Figures go to ``<out>/figures/<name>.png``; points resting on 1-4 people are left out
-of them and marked "<5".
+``analysis/study.yaml``. :func:`publish_all` writes every table twice: unsuppressed to
+``<out>/internal/<name>.csv`` and, protected together (:func:`protect_tables`), to
+``<out>/results/<name>.csv``, the only version the report and notebook 02 may show: counts 1-4
+(and a 0 beside them) are ``"<5"`` (``analysis.min_cell``), and further counts of 5 or more are
+``"x"`` (secondary suppression, ``analysis.secondary_suppression``) until no "<5" can be
+recovered or narrowed from all the reach tables together; shares, CIs, ratios, percentages and
+means of a hidden count are hidden with it (:func:`ledger` lists the arithmetic the attacker is
+credited with). Table 1 (tidy and display) is published for the pooled block only; the per-site
+blocks stay in ``internal/``. Figures go to ``<out>/figures/<name>.png``, drawn from the
+published tables: a hidden point is left out and marked "<5" or "x".
 
 Per-site detail (``analysis.per_site_detail_max`` in study.yaml, 12): the per-site blocks of
 Table 1 (``reach_table1``, ``reach_table1_display``: tests per site) and the per-site panels of
@@ -121,7 +126,7 @@ rows is no level of the site fixed effect); analysis/report.py says so in a sent
       population; above 1 over-represented)
     * ``ci_low``, ``ci_high`` -- 95% CI of ``ratio`` (Wilson CI of ``share`` / population share)
     * ``n_excluded`` -- visitors whose answer is outside the compared levels (e.g. gender
-      ``anders``, age 18-24)
+      ``anders``, age 18-24); in ``internal/`` only (:data:`INTERNAL_COLUMNS`)
     * ``n_missing`` -- visitors without an answer
     * ``population`` -- who the CBS figure covers, in Dutch (e.g. all inhabitants, children
       included, for gender; inhabitants aged 25 and over for age)
@@ -212,13 +217,14 @@ import pandas as pd
 from analysis import codebook as codebook_mod
 from analysis import config, fmt, results
 from analysis.config import per_site_detail_max
-from analysis.stats import compare, models, proportions, representativeness
+from analysis.stats import compare, disclosure, models, proportions, representativeness
 
 __all__ = [
     "ALL", "spec", "load", "prepare", "reach_counts", "table1_by_site", "table1_display",
     "model_frame", "reach_model", "model_display", "forest_figure", "cbs_shares",
     "representation", "not_compared", "r_indicators", "representation_figure", "reasons",
     "would_like", "heard", "reasons_figure", "heard_figure", "summary", "suppress", "publish",
+    "ledger", "protect_tables", "publish_all", "compute_all",
     "not_estimable_nl", "not_estimable_table", "not_estimable_text",
     "save_figure", "site_codes", "per_site_detail_max", "per_site_detail", "site_detail_note",
 ]
@@ -262,6 +268,7 @@ def spec(study: Mapping | None = None) -> dict:
     s["alpha"] = float(study["analysis"]["alpha"])
     s["per_site_detail_max"] = per_site_detail_max(study)
     s["seed"] = int(study["analysis"]["seed"])
+    s["secondary_suppression"] = bool(study["analysis"].get("secondary_suppression", True))
     s["sites"] = {code: dict(cfg) for code, cfg in study["sites"].items()}
     return s
 
@@ -1509,8 +1516,22 @@ def _no_forms_sites(table: pd.DataFrame) -> set:
 
 
 def _shown(k, n, m) -> bool:
-    """A point is drawn unless it rests on 1 to m-1 people (STUDY.md section 9)."""
+    """A point is drawn unless it rests on 1 to m-1 people or is hidden ("<5"/"x", STUDY.md section 9).
+
+    The figures are drawn from the published (suppressed) tables, so a hidden share is never drawn.
+
+    >>> _shown(12, 40, 5), _shown(3, 40, 5), _shown("x", 40, 5), _shown(12, "<5", 5)
+    (True, False, False, False)
+    """
+    if isinstance(k, str) or isinstance(n, str):
+        return False
     return not (1 <= k < m or 1 <= n < m)
+
+
+def _mark_of(*values) -> str:
+    """The mark drawn in place of a hidden point: the published mark, "<5" by default."""
+    marks = [v for v in values if isinstance(v, str) and v]
+    return "x" if marks and all(v == disclosure.SECONDARY for v in marks) else "<5"
 
 
 def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title: str, xlabel: str, s: dict):
@@ -1528,7 +1549,8 @@ def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title
         title = f"{title}\nalle {n_sites} krachtpunten samen (meer dan {s['per_site_detail_max']}: geen panelen per krachtpunt)"
     sites = list(table["site"].drop_duplicates())
     pooled = table[(table["site"] == ALL) & (table[series[0][0]] == series[0][1])] if series[0][0] else table[table["site"] == ALL]
-    order = list(pooled.sort_values("share", ascending=True, kind="stable")["option"])
+    order = list(pooled.assign(_s=pd.to_numeric(pooled["share"], errors="coerce"))
+                 .sort_values("_s", ascending=True, kind="stable")["option"])
     labels = table.drop_duplicates("option").set_index("option")["label"]
     names = table.drop_duplicates("site").set_index("site")["site_label"]
     ncol = min(len(sites), 2)
@@ -1544,13 +1566,14 @@ def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title
             part = blk[blk[col] == val] if col else blk
             for _, r in part.iterrows():
                 yy = y[r["option"]] + off
-                if r["n"] == 0:  # nobody to count (no forms, no non-visitors): nothing to draw
+                if not isinstance(r["n"], str) and r["n"] == 0:  # nobody to count: nothing to draw
                     continue
-                if _shown(r["k"], r["n"], m):
-                    ax.hlines(yy, r["ci_low"], r["ci_high"], color=colour, linewidth=1.2)
-                    ax.plot(r["share"], yy, marker, color=colour, markersize=4.5)
+                if _shown(r["k"], r["n"], m) and not isinstance(r["share"], str):
+                    ax.hlines(yy, float(r["ci_low"]), float(r["ci_high"]), color=colour, linewidth=1.2)
+                    ax.plot(float(r["share"]), yy, marker, color=colour, markersize=4.5)
                 else:
-                    ax.text(0.005, yy, f"<{m}", color=colour, fontsize=7, va="center")
+                    ax.text(0.005, yy, _mark_of(r["k"], r["n"], r["share"]).replace("<5", f"<{m}"), color=colour,
+                            fontsize=7, va="center")
         ax.set_title(f"{names[site]}\n({NO_FORMS_NL})" if site in no_forms else names[site], fontsize=10)
         ax.set_xlim(0, 1)
         ax.grid(axis="x", color="0.9")
@@ -1569,7 +1592,8 @@ def _share_panels(table: pd.DataFrame, series: list[tuple[str, str, str]], title
     handles = [Line2D([], [], color=c, marker=mk, markersize=4.5, label=name)
                for (_, _, name), mk, c in zip(series, ["o", "s"], ["#1f4e79", "#c55a11"])] if len(series) > 1 else []
     fig.legend(handles=handles, loc="outside lower center", ncol=max(len(handles), 1), frameon=False,
-               title=f"<{m}: aantal 1 tot {m - 1}, niet getoond", title_fontsize=9)
+               title=f"<{m}: aantal 1 tot {m - 1}, niet getoond; x: verborgen zodat geen <{m} terug te rekenen is",
+               title_fontsize=9)
     fig.suptitle(title)
     return fig
 
@@ -1608,7 +1632,7 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
     title = "Bezoekers vergeleken met de bevolking (CBS)"
     limit = int(s["per_site_detail_max"])
     if not per_site_detail(len(sites), s):
-        size = table.groupby("site", sort=False)["n"].max()
+        size = pd.to_numeric(table["n"], errors="coerce").groupby(table["site"], sort=False).max()
         top = set(size.sort_values(ascending=False, kind="stable").index[:limit])
         title = f"{title}: de {limit} krachtpunten met de meeste bezoekers (van {len(sites)})"
         sites = [x for x in sites if x in top]
@@ -1618,7 +1642,9 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
     fig, axes = plt.subplots(len(sites), 1, figsize=(7.5, 0.34 * sum(sizes) + 0.75 * len(sites) + 1.0),
                              sharex=True, layout="constrained", squeeze=False,
                              gridspec_kw={"height_ratios": sizes})
-    shown = table[[n > 0 and _shown(k, n, m) for k, n in zip(table["k"], table["n"])]]  # n = 0: no forms
+    shown = table[[_shown(k, n, m) and n > 0 and not isinstance(r, str)
+                   for k, n, r in zip(table["k"], table["n"], table["ratio"])]]  # n = 0: no forms
+    shown = shown.assign(**{c: pd.to_numeric(shown[c]) for c in ("ratio", "ci_low", "ci_high")})
     positive = shown["ci_low"][shown["ci_low"] > 0]  # a share of 0 has bound 0: no place on a log axis
     lo = min(positive.min() if len(positive) else 1.0, 1.0) / 1.25
     hi = max(shown["ci_high"].max() if shown["ci_high"].notna().any() else 1.0, 1.0) * 1.25
@@ -1635,13 +1661,14 @@ def representation_figure(table: pd.DataFrame, s: dict | None = None):
         y = np.arange(len(blk))[::-1]
         ax.axvline(1.0, color="0.4", linestyle="--", linewidth=1)
         for yy, (_, r) in zip(y, blk.iterrows()):
-            if r["n"] == 0:
+            if not isinstance(r["n"], str) and r["n"] == 0:
                 ax.text(1.0, yy, " –", fontsize=8, va="center")
-            elif _shown(r["k"], r["n"], m):
-                ax.hlines(yy, r["ci_low"], r["ci_high"], color="0.15", linewidth=1.4)
-                ax.plot(r["ratio"], yy, "s", color="0.15", markersize=5)
+            elif _shown(r["k"], r["n"], m) and not isinstance(r["ratio"], str):
+                ax.hlines(yy, float(r["ci_low"]), float(r["ci_high"]), color="0.15", linewidth=1.4)
+                ax.plot(float(r["ratio"]), yy, "s", color="0.15", markersize=5)
             else:
-                ax.text(1.0, yy, f" <{m}", fontsize=8, va="center")
+                ax.text(1.0, yy, " " + _mark_of(r["k"], r["n"], r["ratio"]).replace("<5", f"<{m}"), fontsize=8,
+                        va="center")
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         _log2_ticks(ax, lo, hi)
@@ -1923,7 +1950,11 @@ def suppress(frame: pd.DataFrame, name: str, s: dict | None = None) -> pd.DataFr
 
 
 def publish(frame: pd.DataFrame, name: str, out: str | os.PathLike | None = None, s: dict | None = None) -> Path:
-    """Write ``name`` unsuppressed to ``internal/`` and suppressed to ``results/``; return the latter."""
+    """Write ``name`` unsuppressed to ``internal/`` and primary-suppressed to ``results/``; return the latter.
+
+    One table alone and primary suppression only (:func:`suppress`): no protection against
+    recovery from totals or other tables. Notebook 02 uses :func:`publish_all`.
+    """
     if not name.startswith("reach_"):
         raise ValueError(f"publish: notebook 02 writes reach_* tables only (pipeline.yaml), not {name!r}.")
     s = spec() if s is None else s
@@ -1941,3 +1972,712 @@ def save_figure(fig, name: str, out: str | os.PathLike | None = None) -> Path:
     path = results.save_figure(fig, name, out)
     plt.close(fig)
     return path
+
+
+# ----------------------------------------------------------------------------------------------
+# disclosure control: every published count in one ledger, secondary suppression (issue 17)
+# ----------------------------------------------------------------------------------------------
+#: ``site`` of the shared keys (``("reached", site)``...) for all sites pooled: the key
+#: convention shared with the other stages (analysis/stats/disclosure.py).
+KEY_ALL = "alle"
+#: ``group`` of Table 1 (as read back from CSV) -> the name used in keys.
+_GROUP_KEY = {"True": "reached", "False": "not_reached", "overall": "total"}
+#: Derived values hidden when any of their counts is hidden ("any", shares, CIs, ratios) or only
+#: when one is under min_cell ("small": means, SDs and quartiles of a group of 1-4 people).
+_STATS = ["mean", "sd", "median", "q1", "q3"]
+_CONTINUOUS_NL = ("gemiddelde (SD)", "mediaan [IQR]")
+
+
+def _sk(site) -> str:
+    """Site of a shared key: the site code, or :data:`KEY_ALL` for the pooled rows."""
+    return KEY_ALL if site == ALL else str(site)
+
+
+def _published_count(value, k: int):
+    """A published count of a tidy table as a whole number, a mark ("<5"/"x"), or None (none shown).
+
+    Reads the tables as built (numbers) and as written to CSV and read back (numbers, "440.0",
+    or marks); the formatted cells of the display tables go through :func:`_display_count`.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        t = value.strip()
+        if disclosure.is_mark(t, k):
+            return t
+        try:
+            value = float(t)
+        except ValueError:
+            return None
+    f = float(value)
+    return int(round(f)) if np.isfinite(f) and f == round(f) and f >= 0 else None
+
+
+def _display_count(text, k: int):
+    """The count of a formatted cell: "1.234 (34,5%)", "440 (11)" (the part before the bracket), "<5"."""
+    if not isinstance(text, str):
+        return _published_count(text, k)
+    t = text.strip()
+    if disclosure.is_mark(t, k):
+        return t
+    head = t.split(" (")[0].replace(".", "")
+    return int(head) if head.isdigit() else None
+
+
+class _Cells:
+    """Collects the published counts of the reach tables, where each is shown, and the relations.
+
+    Relations are kept until :meth:`ledger`, which adds those whose cells are all known: a
+    relation with an unpublished cell (a table not given) tells the attacker little beyond
+    the marks' bounds and is left out.
+    """
+
+    def __init__(self, k: int):
+        self.k = k
+        self.led = disclosure.Ledger(min_cell=k)
+        self.pos: dict = {}        # (table, row, column, part) -> key; part None = the whole cell
+        self.derived: list = []    # (table, row, column, keys, rule)
+        self.shares: list = []     # (share value, k key, n key, scale) for the attacker's implied counts
+        self.rels: list = []
+        self.t1: dict = {}         # (site, variable_label, continuous) -> {level_label: set of groups}
+        self.fixed: set = set()    # cells published by notebook 01 (never chosen here)
+        self.withheld: set = set()  # cells not published at all (see protect_tables)
+        self.withheld_pos: dict = {}
+
+    def add(self, key, value, kind, table=None, row=None, col=None, label="", part=None):
+        if key in self.withheld:
+            if table is not None:
+                self.withheld_pos[(table, row, col, part)] = key
+            return None
+        v = _published_count(value, self.k)
+        if v is None:
+            return None
+        self.led.add(key, v, kind, f"{table}: {label}, {col}" if table else "afgeleid (niet gepubliceerd)")
+        if table is not None:
+            self.pos[(table, row, col, part)] = key
+        return key
+
+    def value(self, key):
+        return self.led.values.get(key)
+
+    def number(self, key):
+        v = self.value(key)
+        return None if v is None or isinstance(v, str) else v
+
+    def total(self, total, parts):
+        terms = {total: 1.0}
+        for p in parts:
+            terms[p] = terms.get(p, 0.0) - 1.0
+        self.rels.append(terms)
+
+    def derive(self, table, row, col, keys, rule="any"):
+        self.derived.append((table, row, col, list(keys), rule))
+
+    def ledger(self):
+        """The ledger: published cells, relations (unpublished cells eliminated), implied counts."""
+        for terms in _eliminate(self.rels, set(self.led.values)):
+            self.led.relation(terms)
+        for share, k_key, n_key, scale in self.shares:  # the attacker's counts implied by a share
+            kv, nv = self.value(k_key), self.value(n_key)
+            if isinstance(share, str) or pd.isna(share) or kv is None or nv is None:
+                continue
+            if isinstance(kv, str) and not isinstance(nv, str):
+                target, implied = k_key, float(share) * nv / scale
+            elif isinstance(nv, str) and not isinstance(kv, str) and float(share) > 0:
+                target, implied = n_key, kv * scale / float(share)
+            else:
+                continue
+            if abs(implied - round(implied)) < 1e-6:  # unrounded shares of the tidy tables only
+                key = ("implied", target)
+                self.led.add(key, int(round(implied)), "cell", "uit een aandeel naast een bekend aantal")
+                self.led.relation({key: 1.0, target: -1.0})
+        return self.led
+
+
+def _eliminate(relations: list, known: set) -> list:
+    """The relations with every unpublished cell eliminated (substituted out), not dropped.
+
+    A count that no table given shows (the not-reached count when only reach_counts is given, a
+    model's non-events, a withheld pooled cell) is an unknown to the attacker, but the relations
+    through it still bind the published cells: ``a = u + b`` and ``u = c + d`` give ``a = b +
+    c + d``. Each unknown is solved from one relation and substituted into the others (its
+    bound u >= 0 is the only thing lost).
+
+    >>> [sorted(r.items()) for r in _eliminate([{"a": 1.0, "u": -1.0, "b": -1.0}, {"u": 1.0, "c": -1.0, "d": -1.0}],
+    ...                                        {"a", "b", "c", "d"})]
+    [[('a', 1.0), ('b', -1.0), ('c', -1.0), ('d', -1.0)]]
+    """
+    rels = [dict(r) for r in relations]
+    free = sorted({k for r in rels for k in r if k not in known}, key=repr)
+    for f in free:
+        with_f = [i for i, r in enumerate(rels) if f in r]
+        if not with_f:
+            continue
+        pivot = rels[min(with_f, key=lambda i: len(rels[i]))]
+        cp = pivot[f]
+        rest = []
+        for r in rels:
+            if r is pivot:
+                continue
+            if f in r:
+                c = r.pop(f) / cp
+                for k, v in pivot.items():
+                    if k != f:
+                        r[k] = r.get(k, 0.0) - c * v
+                        if abs(r[k]) < 1e-9:
+                            del r[k]
+            rest.append(r)
+        rels = rest
+    return [r for r in rels if len(r) >= 2]
+
+
+def _sites_sum(cells: _Cells, sites: list, key_of) -> None:
+    """The pooled cell is the sum of the site cells (``key_of(site)`` -> key)."""
+    parts = [s for s in sites if s != ALL]
+    if ALL in sites and parts:
+        cells.total(key_of(ALL), [key_of(s) for s in parts])
+
+
+def _group_n(site, g):
+    return {"reached": ("reached", _sk(site)), "not_reached": ("not_reached", _sk(site)),
+            "total": ("reach_counts", site, "n")}[g]
+
+
+def _t1_key(site, var_label, level_label, g):
+    return ("reach_table1", site, var_label, level_label, g)
+
+
+def _ledger_counts(cells: _Cells, t: pd.DataFrame, name: str) -> None:
+    sites = list(t["site"])
+    for i, r in t.iterrows():
+        site, lab = r["site"], f"{r['site']}"
+        n = cells.add(("reach_counts", site, "n"), r["n"], "headline", name, i, "n", lab)
+        cells.add(("reached", _sk(site)), r["k"], "headline", name, i, "k", lab)
+        nm = cells.add(("reach_counts", site, "n_missing"), r["n_missing"], "unknown", name, i, "n_missing", lab)
+        nv, mv = cells.number(n), cells.number(nm)
+        if nv is not None and mv is not None:
+            cells.add(("respondents", _sk(site)), nv + mv, "headline")
+        cells.fixed.add(("respondents", _sk(site)))  # cleaning_flow.csv (notebook 01) shows it
+        cells.total(("reach_counts", site, "n"), [("reached", _sk(site)), ("not_reached", _sk(site))])
+        cells.total(("respondents", _sk(site)), [("reach_counts", site, "n"), ("reach_counts", site, "n_missing")])
+        for c in _SHARE:
+            cells.derive(name, i, c, [("reached", _sk(site)), ("reach_counts", site, "n")])
+        cells.shares.append((r["share"], ("reached", _sk(site)), ("reach_counts", site, "n"), 1.0))
+    for key_of in (lambda x: ("reach_counts", x, "n"), lambda x: ("reached", _sk(x)),
+                   lambda x: ("not_reached", _sk(x)), lambda x: ("reach_counts", x, "n_missing"),
+                   lambda x: ("respondents", _sk(x))):
+        _sites_sum(cells, sites, key_of)
+
+
+def _t1_register(cells: _Cells, site, var_label, level_label, g, continuous: bool) -> None:
+    cells.t1.setdefault((site, var_label, continuous), {}).setdefault(level_label, set()).add(g)
+
+
+def _ledger_table1(cells: _Cells, t: pd.DataFrame, name: str, s: dict) -> None:
+    miss = s["missing_label"]
+    for i, r in t.iterrows():
+        site, g = r["site"], _GROUP_KEY[str(r["group"])]
+        vl = r["variable_label"]
+        if r["type"] == "categorical":
+            ll = r["level_label"]
+            kind = "unknown" if r["level"] == MISSING else "total" if g == "total" else "cell"
+            key = cells.add(_t1_key(site, vl, ll, g), r["n"], kind, name, i, "n", f"{site} {vl} {ll} {g}")
+            _t1_register(cells, site, vl, ll, g, False)
+            cells.derive(name, i, "pct", [key or _t1_key(site, vl, ll, g), _group_n(site, g)])
+            cells.shares.append((r["pct"], _t1_key(site, vl, ll, g), _group_n(site, g), 100.0))
+        else:
+            key = _t1_key(site, vl, "waarde", g)
+            cells.add(key, r["n"], "total" if g == "total" else "cell", name, i, "n", f"{site} {vl} {g}")
+            cells.add(_t1_key(site, vl, miss, g), r["n_missing"], "unknown", name, i, "n_missing", f"{site} {vl} {g}")
+            _t1_register(cells, site, vl, "waarde", g, True)
+            _t1_register(cells, site, vl, miss, g, True)
+            for c in _STATS:
+                cells.derive(name, i, c, _stat_deps(t["site"].unique(), site, vl, g), "small")
+
+
+def _stat_deps(sites, site, var_label, g) -> list:
+    """Counts whose being 1-4 hides the mean, SD and quartiles of one Table 1 cell.
+
+    The group's own count first; the Totaal column also the reached and not-reached counts, and
+    the pooled block the sites' counts: the total's mean and a site's mean beside the other
+    groups' means and counts would otherwise give the small group's mean back.
+    """
+    deps = [_t1_key(site, var_label, "waarde", g)]
+    if g == "total":
+        deps += [_t1_key(site, var_label, "waarde", x) for x in ("reached", "not_reached")]
+    if site == ALL:
+        for x in sites:
+            if x != ALL:
+                deps += [_t1_key(x, var_label, "waarde", y) for y in (["reached", "not_reached", "total"]
+                                                                        if g == "total" else [g])]
+    return deps
+
+
+def _ledger_table1_display(cells: _Cells, t: pd.DataFrame, name: str) -> None:
+    cols = {"Bereikt": "reached", "Niet bereikt": "not_reached", "Totaal": "total"}
+    sites = list(dict.fromkeys(t["site"]))
+    for i, r in t.iterrows():
+        site = r["site"]
+        if r["Kenmerk"] == "Aantal respondenten":
+            for col, g in cols.items():
+                cells.add(_group_n(site, g), _display_count(r[col], cells.k), "headline", name, i, col,
+                          f"{site} Aantal respondenten")
+            continue
+        vl, ll = r["Kenmerk"], r["Categorie"]
+        for col, g in cols.items():
+            if ll in _CONTINUOUS_NL:
+                cells.derive(name, i, col, _stat_deps(sites, site, vl, g), "small")
+                continue
+            kind = "unknown" if ll == cells.miss else "total" if g == "total" else "cell"
+            cells.add(_t1_key(site, vl, ll, g), _display_count(r[col], cells.k), kind, name, i, col, f"{site} {vl} {ll}")
+            _t1_register(cells, site, vl, ll, g, False)
+            cells.derive(name, i, col, [_group_n(site, g)], "drop_pct")
+
+
+def _ledger_t1_relations(cells: _Cells) -> None:
+    """Table 1: levels + onbekend = N per group; bereikt + niet bereikt = totaal; sites add up."""
+    blocks = cells.t1
+    sites = list(dict.fromkeys(site for site, _, _ in blocks))
+    for (site, vl, cont), levels in blocks.items():
+        for g in ("reached", "not_reached", "total"):  # levels (or value) + onbekend = the group's N
+            cells.total(_group_n(site, g), [_t1_key(site, vl, ll, g) for ll in levels])
+        for ll in levels:
+            cells.total(_t1_key(site, vl, ll, "total"), [_t1_key(site, vl, ll, "reached"), _t1_key(site, vl, ll, "not_reached")])
+    if ALL in sites and len(sites) > 1:
+        for (site, vl, cont), levels in blocks.items():
+            if site != ALL:
+                continue
+            for ll in levels:
+                for g in ("reached", "not_reached", "total"):
+                    cells.total(_t1_key(ALL, vl, ll, g), [_t1_key(x, vl, ll, g) for x in sites if x != ALL])
+
+
+def _ledger_representation(cells: _Cells, t: pd.DataFrame, name: str, s: dict) -> None:
+    miss = s["missing_label"]
+    for (site, vl), blk in t.groupby(["site", "variable_label"], sort=False):
+        n_key = ("reach_representation", site, vl, "n")
+        x_key = ("reach_representation", site, vl, "n_excluded")
+        m_key = _t1_key(site, vl, miss, "reached")  # the visitors without an answer: Table 1's onbekend
+        ks = []
+        for i, r in blk.iterrows():
+            lab = f"{site} {vl} {r['level_label']}"
+            cells.add(n_key, r["n"], "cell", name, i, "n", lab)
+            k_key = _t1_key(site, vl, r["level_label"], "reached")
+            cells.add(k_key, r["k"], "cell", name, i, "k", lab)
+            if "n_excluded" in r.index:
+                cells.add(x_key, r["n_excluded"], "cell", name, i, "n_excluded", lab)
+            cells.add(m_key, r["n_missing"], "unknown", name, i, "n_missing", lab)
+            ks.append(k_key)
+            for c in _SHARE + ["ratio"]:
+                cells.derive(name, i, c, [k_key, n_key])
+            cells.shares.append((r["share"], k_key, n_key, 1.0))
+        cells.total(n_key, ks)
+        cells.total(("reached", _sk(site)), [n_key, x_key, m_key])
+        levels = cells.t1.get((site, vl, False), {})
+        compared = set(blk["level_label"])
+        if levels:
+            cells.total(x_key, [_t1_key(site, vl, ll, "reached") for ll in levels if ll not in compared and ll != miss])
+
+
+def _ledger_r_indicator(cells: _Cells, t: pd.DataFrame, name: str) -> None:
+    for i, r in t.iterrows():
+        site = r["site"]
+        n_key, d_key = ("reach_r_indicator", site, "n"), ("reach_r_indicator", site, "n_dropped")
+        cells.add(n_key, r["n"], "cell", name, i, "n", site)
+        if "N" in t.columns:
+            cells.add(n_key, r["N"], "cell", name, i, "N", site)  # the sum of weights is n
+        cells.add(d_key, r["n_dropped"], "unknown", name, i, "n_dropped", site)
+        cells.total(("reach_counts", site, "n"), [n_key, d_key])
+    sites = list(t["site"])
+    for field in ("n", "n_dropped"):
+        _sites_sum(cells, sites, lambda x, f=field: ("reach_r_indicator", x, f))
+
+
+def _ledger_model(cells: _Cells, t: pd.DataFrame, name: str) -> None:
+    for i, r in t.iterrows():
+        model, left = r["model"], "" if pd.isna(r["site_left_out"]) else str(r["site_left_out"])
+        base = ("reach_model", model, left)
+        lab = f"{model} {left}".strip()
+        u = cells.add(base + ("n_used",), r["n_used"], "cell", name, i, "n_used", lab)
+        cells.add(base + ("n_dropped",), r["n_dropped"], "unknown", name, i, "n_dropped", lab)
+        e = cells.add(base + ("n_events",), r["n_events"], "cell", name, i, "n_events", lab)
+        _model_relations(cells, base, left, u is not None and e is not None)
+        if "events_per_parameter" in t.columns:
+            cells.derive(name, i, "events_per_parameter", [base + ("n_events",), base + ("n_nonevents",), base + ("n_used",)])
+
+
+def _model_relations(cells: _Cells, base, left: str, both: bool) -> None:
+    """n_used + n_dropped = the respondents of the fit; n_used = events + non-events."""
+    cells.total(base + ("n_used",), [base + ("n_events",), base + ("n_nonevents",)])
+    if left:
+        cells.rels.append({base + ("n_used",): 1.0, base + ("n_dropped",): 1.0,
+                           ("respondents", KEY_ALL): -1.0, ("respondents", left): 1.0})
+    else:
+        cells.total(("respondents", KEY_ALL), [base + ("n_used",), base + ("n_dropped",)])
+
+
+def _ledger_model_display(cells: _Cells, t: pd.DataFrame, name: str, site_codes_by_label: dict) -> None:
+    def base_of(col):
+        if col == "OR (95%-BI)":
+            return ("reach_model", MODEL_MAIN, "")
+        if col == "OR (95%-BI), cluster-robuust":
+            return ("reach_model", MODEL_CLUSTER, "")
+        if col.startswith("OR zonder ") and col[len("OR zonder "):] in site_codes_by_label:
+            return ("reach_model", MODEL_LOSO, site_codes_by_label[col[len("OR zonder "):]])
+        return None
+
+    for i, r in t.iterrows():
+        if r["Kenmerk"] == "Aantal in de analyse (weggelaten)":
+            for col in t.columns:
+                base = base_of(col)
+                text = r[col]
+                if base is None or not isinstance(text, str) or " (" not in text:
+                    continue
+                used, dropped = text.split(" (", 1)
+                dropped = dropped.rstrip(")")
+                cells.add(base + ("n_used",), _display_count(used, cells.k), "cell", name, i, col, "n in de analyse", part=0)
+                cells.add(base + ("n_dropped",), _display_count(dropped, cells.k), "unknown", name, i, col, "n weggelaten",
+                          part=1)
+                _model_relations(cells, base, base[2], False)
+        elif r["Kenmerk"] == "Gebeurtenissen per parameter (EPV)":
+            for col in t.columns:
+                base = base_of(col)
+                if base is not None and not disclosure.is_mark(r[col], cells.k):
+                    cells.derive(name, i, col, [base + ("n_events",), base + ("n_nonevents",), base + ("n_used",)])
+
+
+def _ledger_multi(cells: _Cells, t: pd.DataFrame, name: str, prefix: tuple, total_of, option: str, exhaustive: bool) -> None:
+    """Reasons, channels and would-like: per site n (answered), k per option, n_missing."""
+    sites = list(dict.fromkeys(t["site"]))
+    opts = list(dict.fromkeys(t[option]))
+    for i, r in t.iterrows():
+        site = r["site"]
+        n_key, m_key = prefix + (site, "n"), prefix + (site, "n_missing")
+        k_key = prefix + (site, r[option], "k")
+        lab = f"{site} {r[option]}"
+        cells.add(n_key, r["n"], "cell", name, i, "n", lab)
+        cells.add(k_key, r["k"], "cell", name, i, "k", lab)
+        cells.add(m_key, r["n_missing"], "unknown", name, i, "n_missing", lab)
+        for c in _SHARE:
+            cells.derive(name, i, c, [k_key, n_key])
+        cells.shares.append((r["share"], k_key, n_key, 1.0))
+    for site in sites:
+        n_key, m_key = prefix + (site, "n"), prefix + (site, "n_missing")
+        target = total_of(site)
+        nv, mv = cells.number(n_key), cells.number(m_key)
+        if target == ("proxy_reports", KEY_ALL) and nv is not None and mv is not None:
+            cells.add(target, nv + mv, "headline")
+            cells.fixed.add(target)  # the proxy file's count is in cleaning_flow.csv
+        cells.total(target, [n_key, m_key])
+        if exhaustive:  # one answer each: the answers add up to n
+            cells.total(n_key, [prefix + (site, o, "k") for o in opts])
+    for f in ("n", "n_missing"):
+        _sites_sum(cells, sites, lambda x, f=f: prefix + (x, f))
+    for o in opts:
+        _sites_sum(cells, sites, lambda x, o=o: prefix + (x, o, "k"))
+
+
+def _summary_keys(key: str, tables: Mapping) -> tuple[list, str]:
+    """The ledger cells a ``reach_summary`` row shows (``"count"``) or is derived from (``"any"``)."""
+    sites = {}
+    for t in tables.values():
+        if "site" in t.columns:
+            sites.update({str(x): x for x in t["site"]})
+    for prefix, which in (("n_respondents_", "n"), ("n_reached_", "k"), ("pct_reached_", "pct")):
+        if key.startswith(prefix):
+            site = key[len(prefix):].removesuffix("_ci_low").removesuffix("_ci_high")
+            site = ALL if site == ALL else sites.get(site, site)
+            n, k = ("reach_counts", site, "n"), ("reached", _sk(site))
+            return ([n] if which == "n" else [k] if which == "k" else [k, n]), ("count" if which != "pct" else "any")
+    fixed = {"model_n_used": ("reach_model", MODEL_MAIN, "", "n_used"),
+             "model_n_dropped": ("reach_model", MODEL_MAIN, "", "n_dropped"),
+             "n_non_visitors_all": ("reach_reasons", "non_visitors", ALL, "n"),
+             "n_proxy_all": ("reach_reasons", "proxy", ALL, "n")}
+    if key in fixed:
+        return [fixed[key]], "count"
+    if key.startswith("top_reason_") and key.endswith("_pct"):
+        source = key[len("top_reason_"):-len("_pct")]
+        n = ("reach_reasons", source, ALL, "n")
+        rs = tables.get("reach_reasons")
+        if rs is not None and "share" in rs.columns:
+            part = rs[(rs["source"] == source) & (rs["site"] == ALL)]
+            share = pd.to_numeric(part["share"], errors="coerce")
+            if share.notna().any():
+                top = part.loc[share.sort_values(ascending=False, kind="stable").index[0]]
+                return [("reach_reasons", source, ALL, top["option"], "k"), n], "any"
+        return [n], "any"
+    if key == "would_like_yes_pct_all":
+        return [("reach_would_like", ALL, "ja", "k"), ("reach_would_like", ALL, "n")], "any"
+    return [], ""
+
+
+def _build(tables: Mapping[str, pd.DataFrame], min_cell: int, s: dict | None = None,
+           withheld: set = frozenset()) -> _Cells:
+    s = spec() if s is None else s
+    cells = _Cells(int(min_cell))
+    cells.withheld = set(withheld)
+    cells.miss = s["missing_label"]
+    order = ["reach_counts", "reach_table1", "reach_table1_display", "reach_representation", "reach_r_indicator",
+             "reach_model", "reach_model_display", "reach_reasons", "reach_would_like", "reach_heard", "reach_summary"]
+    names = [n for n in order if n in tables]
+    labels = {}
+    if "reach_counts" in tables:
+        labels = dict(zip(tables["reach_counts"]["site_label"], tables["reach_counts"]["site"]))
+    labels = {**{_site_label(x, None): x for x in _cb(None).codes("site")}, **labels}
+    for name in names:
+        t = tables[name]
+        if t.empty:
+            continue
+        if name == "reach_counts":
+            _ledger_counts(cells, t, name)
+        elif name == "reach_table1":
+            _ledger_table1(cells, t, name, s)
+        elif name == "reach_table1_display":
+            _ledger_table1_display(cells, t, name)
+        elif name == "reach_representation":
+            _ledger_representation(cells, t, name, s)
+        elif name == "reach_r_indicator":
+            _ledger_r_indicator(cells, t, name)
+        elif name == "reach_model":
+            _ledger_model(cells, t, name)
+        elif name == "reach_model_display":
+            _ledger_model_display(cells, t, name, labels)
+        elif name == "reach_reasons":
+            for source, part in t.groupby("source", sort=False):
+                total_of = ((lambda x: ("not_reached", _sk(x))) if source == "non_visitors"
+                            else (lambda x: ("proxy_reports", _sk(x))))
+                _ledger_multi(cells, part, name, ("reach_reasons", source), total_of, "option", False)
+        elif name == "reach_would_like":
+            _ledger_multi(cells, t, name, ("reach_would_like",), lambda x: ("proxy_reports", _sk(x)), "level", True)
+        elif name == "reach_heard":
+            _ledger_multi(cells, t, name, ("reach_heard",), lambda x: ("reached", _sk(x)), "option", False)
+        elif name == "reach_summary":
+            for i, r in t.iterrows():
+                keys, rule = _summary_keys(str(r["key"]), tables)
+                if rule == "count":
+                    cells.add(keys[0], r["value"], "headline", name, i, "value", str(r["key"]))
+                elif rule == "any":
+                    cells.derive(name, i, "value", keys)
+    _ledger_t1_relations(cells)
+    return cells
+
+
+def ledger(tables: Mapping[str, pd.DataFrame], min_cell: int = 5) -> disclosure.Ledger:
+    """Every count the published ``reach_*`` tables show, and the arithmetic that ties them.
+
+    ``tables`` maps table names (``reach_counts``, ``reach_table1``, ``reach_table1_display``,
+    ``reach_representation``, ``reach_r_indicator``, ``reach_model``, ``reach_model_display``,
+    ``reach_reasons``, ``reach_would_like``, ``reach_heard``, ``reach_summary``; others are
+    ignored) to frames, unsuppressed (numbers: :func:`protect_tables` protects them) or as
+    published (numbers or "<5"/"x": :mod:`analysis.attack` attacks them), so the defender and
+    the attacker reason from the same relations.
+
+    The same count has the same key in every table: ``("reached", site)``,
+    ``("not_reached", site)``, ``("respondents", site)`` (forms kept, as in cleaning_flow.csv;
+    site :data:`KEY_ALL` for the pooled rows); a Table 1 cell is ``("reach_table1", site,
+    Kenmerk, Categorie, reached|not_reached|total)`` in the tidy and the display table and is
+    also the representation table's ``k`` (a visitor level) and ``n_missing`` (onbekend).
+    Relations: per site and group, levels + onbekend = N; bereikt + niet bereikt = totaal; the
+    pooled block is the sum of the site blocks (also for the counts, R-indicator, reasons,
+    channels and would-like); representation n = the compared levels' k, n + n_excluded +
+    n_missing = reached, n_excluded = the Table 1 levels not compared; R-indicator n +
+    n_dropped = N; model n_used + n_dropped = the respondents (less the site left out), n_used
+    = events + non-events; reasons of non-visitors n + n_missing = not reached, of proxies and
+    would-like = the proxy reports; would-like answers add up to n. In the attacker's view an
+    unrounded share beside a known count gives the other count (``("implied", key)``).
+
+    Kinds (who is hidden first): onbekend and ``n_missing``/``n_dropped`` "unknown", the
+    Totaal column "total", the site N's and reached/not-reached counts "headline".
+    """
+    return _build(tables, min_cell).ledger()
+
+
+def protect_tables(tables: Mapping[str, pd.DataFrame], s: dict | None = None,
+                   published: Mapping | None = None, pooled_only: Sequence[str] | None = None) -> tuple[dict, dict]:
+    """The publishable version of the reach tables, protected together: ``(frames, marks)``.
+
+    Primary suppression hides counts 1-4 ("<5"); with ``analysis.secondary_suppression`` (study.yaml)
+    a zero beside a hidden cell is "<5" too and more counts are hidden ("x") until no "<5"
+    can be recovered or narrowed from all the reach tables together
+    (:func:`analysis.stats.disclosure.protect`, rule in its docstring). Derived values go with
+    their counts: a share, its CI and a ratio are hidden when its count or its N is; a
+    percentage in Table 1 when the count or the group's N is (the display cell then shows the
+    count alone when only N is hidden); means, SDs and quartiles of a group of 1-4 people, and
+    of its Totaal column and pooled block (which would give them back), are hidden; EPV beside
+    a hidden event count; a headline number of reach_summary wherever its count is hidden.
+    ``marks`` = {ledger key: "<5"|"x"}. ``published`` = marks of tables already written
+    (``None`` = shown), passed on to ``protect``.
+
+    Publishing less: the columns of :data:`INTERNAL_COLUMNS` stay in ``internal/``; the tables
+    of ``pooled_only`` (default :data:`POOLED_ONLY`, Table 1 tidy and display) are published
+    with their pooled block only; pass ``()`` to publish every block.
+    A pooled Table 1 row whose "<5" no mark can protect is left out (``–``, :func:`_withhold_for`).
+    """
+    s = spec() if s is None else s
+    pooled_only = POOLED_ONLY if pooled_only is None else tuple(pooled_only)
+    frames = {name: _publishable_rows(name, t, pooled_only) for name, t in tables.items()}
+    withheld: set = set()
+    while True:
+        cells = _build(frames, s["min_cell"], s, withheld)
+        led = cells.ledger()
+        fixed = {key: None for key in cells.fixed if key in led.values}
+        fixed.update(_zeros(led))
+        fixed.update(published or {})
+        try:
+            marks = disclosure.protect(led, secondary=bool(s.get("secondary_suppression", True)), published=fixed)
+            break
+        except ValueError as err:
+            more = _withhold_for(err, led, withheld)
+            if not more:
+                raise
+            withheld |= more
+    return _apply_marks(frames, cells, marks, s["min_cell"]), marks
+
+
+def _zeros(led) -> dict:
+    """Zeros beside a "<5" (transitively) shown as "<5"; every other zero shown as 0 and never chosen.
+
+    The engine hides a zero beside any hidden cell, also beside an "x"; here only a zero beside
+    a "<5" is hidden (issue 17: "0" beside "<5" is not shown). A zero beside a count of 5 or more
+    says nothing about a small cell, and hiding it too set off a cascade: each hidden zero is a
+    "<5" to protect, which hides more counts, beside more zeros (the site N's and every
+    ``n_missing`` of 0 ended up hidden).
+    """
+    k = led.min_cell
+    rel_of: dict = {}
+    for terms in led.relations:
+        for key in terms:
+            rel_of.setdefault(key, []).append(terms)
+    small = {key for key, v in led.values.items() if not isinstance(v, str) and 1 <= v < k}
+    hidden, todo = set(small), list(small)
+    while todo:
+        key = todo.pop()
+        for terms in rel_of.get(key, ()):
+            for other in terms:
+                if other not in hidden and led.values.get(other) == 0:
+                    hidden.add(other)
+                    todo.append(other)
+    mark = disclosure.small_mark(k)
+    return {key: (mark if key in hidden else None) for key, v in led.values.items() if v == 0}
+
+
+#: Tables published with their pooled rows only (``site == "all"``); the per-site rows stay in
+#: ``internal/``. The report shows the pooled Table 1 only, and the per-site blocks of rare levels
+#: ("anders", "onbekend", 18-24) are where nearly all small cells are: protecting them hid most
+#: of each site's block (and took minutes), for a table nobody reads outside notebook 02.
+POOLED_ONLY = ("reach_table1", "reach_table1_display")
+
+
+#: Columns kept in ``internal/`` only: they give counts away and nobody reads them. The
+#: representation's ``n_excluded`` (visitors with an answer CBS does not compare, "anders"
+#: or 18-24) is reached - n - n_missing: with it published, a small ``n_excluded`` hid the
+#: compared n and so every gender ratio of a site.
+INTERNAL_COLUMNS = {"reach_representation": ["n_excluded"], "reach_summary": ["count"]}
+
+
+def _publishable_rows(name: str, t: pd.DataFrame, pooled_only=POOLED_ONLY) -> pd.DataFrame:
+    """The rows and columns of ``name`` that are published (:data:`POOLED_ONLY`, :data:`INTERNAL_COLUMNS`)."""
+    drop = [c for c in INTERNAL_COLUMNS.get(name, []) if c in t.columns]
+    if drop:
+        t = t.drop(columns=drop)
+    if name in pooled_only and "site" in t.columns:
+        return t[t["site"] == ALL]
+    return t
+
+
+def _withhold_for(err: Exception, led, withheld: set) -> set:
+    """The pooled Table 1 row to leave out when a "<5" of its level cannot be protected otherwise.
+
+    With three sites whose cells of a level are all "<5" (at most 4 each) and a pooled row of
+    5 reached and 5 not reached (shown, or "x": at least 5 each), the pooled total is at least
+    10, so each site's total is at least 10 - 4 - 4 = 2: no mark can hide that. Leaving the
+    pooled row of that level out (``–``) removes the bound; the relations through it stay.
+    """
+    hit = getattr(err, "key", None)  # disclosure.ProtectionError names the cell
+    if not (isinstance(hit, tuple) and hit[:1] == ("reach_table1",) and hit in led.values):
+        return set()
+    row = {_t1_key(ALL, hit[2], hit[3], g) for g in ("reached", "not_reached", "total")}
+    return row - withheld
+
+
+def _apply_marks(frames: Mapping, cells: _Cells, marks: Mapping, k: int) -> dict:
+    small = disclosure.small_mark(k)
+    out = {name: t.copy() for name, t in frames.items()}
+    todo: dict = {}
+    for table, row, col, keys, rule in cells.derived:
+        hidden = [marks[x] for x in keys if x in marks]
+        if rule == "any" and hidden:
+            todo[(table, row, col)] = small if small in hidden else disclosure.SECONDARY
+        elif rule == "small" and small in hidden:
+            todo[(table, row, col)] = small if marks.get(keys[0]) == small else disclosure.SECONDARY
+        elif rule == "drop_pct" and hidden and (table, row, col) not in todo:
+            text = frames[table].at[row, col]
+            if isinstance(text, str) and " (" in text:
+                todo[(table, row, col)] = text.split(" (")[0]
+    for (table, row, col, part), key in cells.pos.items():
+        if key not in marks:
+            continue
+        if part is None:
+            todo[(table, row, col)] = marks[key]
+        else:  # "440 (11)": replace one of the two counts
+            text = todo.get((table, row, col), frames[table].at[row, col])
+            a, b = text.split(" (", 1)
+            pieces = [a, b.rstrip(")")]
+            pieces[part] = marks[key]
+            todo[(table, row, col)] = f"{pieces[0]} ({pieces[1]})"
+    for (table, row, col, part), key in cells.withheld_pos.items():
+        todo[(table, row, col)] = fmt.NA if frames[table][col].dtype == object else np.nan
+    for table, row, col, keys, rule in cells.derived:
+        if rule == "any" and any(x in cells.withheld for x in keys):
+            todo[(table, row, col)] = np.nan
+    for (table, row, col), mark in todo.items():
+        t = out[table]
+        if t[col].dtype != object:
+            t[col] = t[col].astype(object)
+        t.at[row, col] = mark
+    return out
+
+
+def publish_all(tables: Mapping[str, pd.DataFrame], out: str | os.PathLike | None = None,
+                s: dict | None = None) -> dict:
+    """Write every reach table unsuppressed to ``internal/`` and protected together to ``results/``.
+
+    Returns the published frames by name: the ones notebook 02 displays and draws from.
+    """
+    s = spec() if s is None else s
+    bad = [n for n in tables if not n.startswith("reach_")]
+    if bad:
+        raise ValueError(f"publish_all: notebook 02 writes reach_* tables only (pipeline.yaml), not {bad}.")
+    pub, _ = protect_tables(tables, s)
+    for name, frame in tables.items():
+        internal = frame.drop(columns="count") if name == "reach_summary" and "count" in frame.columns else frame
+        results.write_result(internal, name, out, internal=True)
+        results.write_result(pub[name], name, out)
+    return pub
+
+
+def compute_all(data: ReachData, s: dict | None = None, cb=None, sites: Sequence[str] | None = None) -> dict:
+    """Every results table of notebook 02, unsuppressed, by name (``publish_all`` protects them together).
+
+    Computed before anything is published because secondary suppression looks at all of them at
+    once: a count hidden in one table must be hidden wherever it appears.
+    """
+    s = spec() if s is None else s
+    cb = _cb(cb)
+    t = {}
+    t["reach_counts"] = reach_counts(data.reach, s, cb, sites=sites)
+    t["reach_table1"] = table1_by_site(data.reach, s, cb, sites=sites)
+    t["reach_table1_display"] = table1_display(t["reach_table1"], t["reach_counts"], s)
+    t["reach_model"] = reach_model(data.reach, s, cb)
+    t["reach_model_display"] = model_display(t["reach_model"], s)
+    t["reach_representation"] = representation(data.reach, data.reference, s, cb, sites=sites)
+    t["reach_cbs_not_compared"] = not_compared(data.reference, site_codes(data.reach["site"], cb, sites), s, cb)
+    t["reach_r_indicator"] = r_indicators(data.reach, s, cb, sites=sites)
+    t["reach_reasons"] = reasons(data.reach, data.proxy, s, cb, sites=sites)
+    t["reach_would_like"] = would_like(data.proxy, s, cb, sites=sites)
+    t["reach_heard"] = heard(data.reach, s, cb, sites=sites)
+    t["reach_not_estimable"] = not_estimable_table(t["reach_table1"], t["reach_r_indicator"], t["reach_reasons"],
+                                                   t["reach_would_like"], t["reach_heard"], t["reach_model"], s)
+    t["reach_summary"] = summary(t["reach_counts"], t["reach_model"], t["reach_r_indicator"], t["reach_reasons"],
+                                 t["reach_would_like"], s)
+    return t

@@ -67,6 +67,13 @@ class RawDataWarning(UserWarning):
     """A non-blocking problem found by a reader called without a ``problems`` collector."""
 
 
+def _safe(value) -> str:
+    """A raw header or cell as a message may show it (:func:`analysis.problems.safe_value`)."""
+    from analysis.problems import safe_value
+
+    return safe_value(value)
+
+
 def _problem(path, problem: str, fix: str = "", *, row=None, column=None, value: str = "", sheet: str = "",
              blocking: bool = True):
     from analysis.problems import Problem
@@ -256,7 +263,7 @@ def _table(path, columns: list[str], body: list[tuple[int, list[str]]], required
     for name in dict.fromkeys(c for c in named if named.count(c) > 1):
         where = [column_letter(j) for j, c in enumerate(columns) if c == name]
         times = "twice" if len(where) == 2 else f"{len(where)} times"
-        fatal.append(_problem(path, f"column {name!r} occurs {times} (columns {_and(where)})",
+        fatal.append(_problem(path, f"column {_safe(name)} occurs {times} (columns {_and(where)})",
                               "rename or remove all but one of them: the codebook reads each column by its name",
                               row=1, column=name, sheet=sheet))
     absent = _required_problems(path, missing, named, sheet)
@@ -675,14 +682,14 @@ def _label_problems(meta, expected: dict, path) -> list:
             if other is not None:
                 swapped += 1
                 found.append(_problem(
-                    path, f"the file labels {shown} as {have[code]!r}, the codebook maps {shown} to {expect!r} "
-                          f"(and {_show_code(other)} to {accept[other][0]!r}): the codes may have been swapped",
+                    path, f"the file labels {shown} as {safe_value(have[code])}, the codebook maps {shown} to "
+                          f"{expect!r} (and {_show_code(other)} to {accept[other][0]!r}): the codes may have been swapped",
                     "check which coding the file uses: correct the codes or labels in SPSS, or, if the new "
                     "coding is right, correct this column's values in analysis/codebook.yaml",
                     column=col, value=safe_value(shown)))
             else:
                 found.append(_problem(
-                    path, f"the file labels {shown} as {have[code]!r}, the codebook maps {shown} to {expect!r}",
+                    path, f"the file labels {shown} as {safe_value(have[code])}, the codebook maps {shown} to {expect!r}",
                     "check that both mean the same (then add nothing); otherwise correct the codes in SPSS or "
                     "this column's values in analysis/codebook.yaml", column=col, value=safe_value(shown),
                     blocking=False))

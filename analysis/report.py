@@ -112,7 +112,7 @@ def _width(col: pd.Series, header, numeric: bool) -> int:
 
 def _numeric_like(col: pd.Series) -> bool:
     text = col.astype(str).str.strip()
-    pattern = r"^(?:<\s?\d[\d.]*(?:,\d+)?|[-−+]?\d[\d.\s]*(?:,\d+)?\s?%?(?:\s?\(.*\))?|–|-|)$"
+    pattern = r"^(?:x|<\s?\d[\d.]*(?:,\d+)?|[-−+]?\d[\d.\s]*(?:,\d+)?\s?%?(?:\s?\(.*\))?|–|-|)$"
     return bool(len(text)) and bool(text.str.fullmatch(pattern).all())
 
 
@@ -212,19 +212,87 @@ def flow_table(flow: pd.DataFrame) -> pd.DataFrame:
 
     Every row stays, also a site's file that delivered no forms (0 received, 0 analysed);
     :func:`empty_sites_sentence` says it in words under the table.
-    """
-    from analysis import fmt
+    Counts are shown as published (``results/cleaning_flow.csv``: "<5" and "x" where the flow
+    writer, :func:`analysis.clean.publish_flow`, hid them).
 
+    >>> flow = pd.DataFrame({"file": ["DH_bereik.csv"], "site": ["DH"], "received": ["x"],
+    ...                      "duplicates": ["<5"], "out_of_scope": ["<5"], "kept": [159]})
+    >>> flow_table(flow).iloc[0, 2:].tolist()
+    ['x', '<5', '<5', '159']
+    """
     names = _site_names()
     out = pd.DataFrame({
         "Bestand": flow["file"],
         "Krachtpunt": flow["site"].map(lambda s: names.get(s, "alle krachtpunten" if s == FLOW_ALL else s)),
-        "Ontvangen": flow["received"].map(lambda v: fmt.number(v, 0)),
-        "Dubbel": flow["duplicates"].map(lambda v: fmt.number(v, 0)),
-        "Leeg": flow["out_of_scope"].map(lambda v: fmt.number(v, 0)),
-        "Geanalyseerd": flow["kept"].map(lambda v: fmt.number(v, 0)),
+        "Ontvangen": flow["received"].map(lambda v: num(v, 0)),
+        "Dubbel": flow["duplicates"].map(lambda v: num(v, 0)),
+        "Leeg": flow["out_of_scope"].map(lambda v: num(v, 0)),
+        "Geanalyseerd": flow["kept"].map(lambda v: num(v, 0)),
     })
     return out
+
+
+def _visible_sum(values) -> float | None:
+    """The sum of published counts when every one is shown, else None (a sum over a hidden
+    cell would publish what the table hides)."""
+    values = list(values)
+    if any(_is_suppressed(v) for v in values):
+        return None
+    return float(sum(float(v) for v in values))
+
+
+def flow_sentence(flow: pd.DataFrame) -> str:
+    """The methods' sentence on received, removed and analysed reach forms (results/cleaning_flow.csv).
+
+    A total is given only when every file's count is shown; otherwise the sentence points to the
+    table, so that no hidden count is recomputed from a total (issue 17).
+
+    >>> flow = pd.DataFrame({"file": ["a.csv", "b.csv"], "site": ["DH", "LH"], "received": [20, 30],
+    ...                      "duplicates": [0, 0], "out_of_scope": [0, 5], "kept": [20, 25]})
+    >>> flow_sentence(flow)
+    'Van de 50 ontvangen formulieren zijn er 5 als dubbel of leeg verwijderd; 45 zijn geanalyseerd.'
+    >>> flow = flow.astype(object)
+    >>> flow.loc[1, ["received", "duplicates", "out_of_scope"]] = ["x", "<5", "x"]
+    >>> flow_sentence(flow)
+    'Van de ontvangen formulieren is een deel als dubbel of leeg verwijderd (per bestand in de tabel hieronder, waar een klein aantal niet gepubliceerd is); 45 zijn geanalyseerd.'
+    """
+    files = flow[flow["site"] != FLOW_ALL]
+    received = _visible_sum(files["received"])
+    removed = _visible_sum([*files["duplicates"], *files["out_of_scope"]])
+    kept = _visible_sum(files["kept"])
+    text = f"Van de {num(received, 0)} ontvangen formulieren" if received is not None else "Van de ontvangen formulieren"
+    if removed is not None:
+        text += f" zijn er {num(removed, 0)} als dubbel of leeg verwijderd"
+    else:
+        text += (" is een deel als dubbel of leeg verwijderd (per bestand in de tabel hieronder, waar een klein "
+                 "aantal niet gepubliceerd is)")
+    if kept is not None:
+        return text + f"; {num(kept, 0)} zijn geanalyseerd."
+    return text + "; de rest is geanalyseerd."
+
+
+def log_summary(log: pd.DataFrame, min_cell: int | None = None) -> pd.DataFrame:
+    """Notebook 01's view of the cleaning log: log rows per file and rule, as it may be shown.
+
+    Removed rows (duplicates, empty forms; ``column`` "*") are left out: their numbers are the
+    flow table's, protected there, and a count here would give a hidden one back. The other
+    counts of 1 to ``min_cell - 1`` read "<5" (issue 17). The full log stays in
+    ``cleaning_log.csv``.
+
+    >>> log = pd.DataFrame({"file": ["a.csv"] * 7, "column": ["*", "age", "age", "gender", "gender", "gender", "gender"],
+    ...                     "rule": ["duplicate form: removed"] + ["out of range"] * 2 + ["spelling"] * 4})
+    >>> log_summary(log, 5).values.tolist()
+    [['a.csv', 'out of range', '<5'], ['a.csv', 'spelling', '<5']]
+    """
+    from analysis import fmt
+    from analysis.cleanlog import ROW_REMOVED
+    from analysis.stats import disclosure
+
+    k = _min_cell() if min_cell is None else int(min_cell)
+    kept = log[log["column"] != ROW_REMOVED]
+    n = kept.groupby(["file", "rule"], sort=True).size().rename("rijen").reset_index()
+    n["rijen"] = n["rijen"].map(lambda v: disclosure.small_mark(k) if 0 < v < k else fmt.number(v, 0))
+    return n
 
 
 def _names_text(names: list) -> str:
@@ -238,7 +306,9 @@ def empty_sites(flow: pd.DataFrame | None = None, counts: pd.DataFrame | None = 
     From the cleaning flow (results/cleaning_flow.csv: a site's rows summed; a site of
     analysis/study.yaml without a row counts as 0 received) or, in notebook 02 which does not
     read the flow, from results/reach_counts.csv (``n`` and ``n_missing`` both 0; ``received``
-    unknown, NaN). A site whose forms were all removed in cleaning has ``received`` > 0.
+    unknown, NaN). A site whose forms were all removed in cleaning has ``received`` > 0, or its
+    mark ("<5", "x") where the published flow hides it; a site whose kept forms are hidden is
+    not said to be empty.
 
     >>> flow = pd.DataFrame({"file": ["DH_bereik.csv", "LH_bereik.xlsx", "PS_bereik.sav", "proxy_meldingen.csv"],
     ...                      "site": ["DH", "LH", "PS", "alle"], "received": [160, 0, 143, 66], "kept": [159, 0, 143, 66]})
@@ -249,11 +319,18 @@ def empty_sites(flow: pd.DataFrame | None = None, counts: pd.DataFrame | None = 
     cols = ["site", "site_label", "received", "kept"]
     if flow is not None:
         rows = flow[flow["site"] != FLOW_ALL]
-        per = rows.groupby("site", sort=False)[["received", "kept"]].sum()
-        per = per.reindex(list(dict.fromkeys([*names, *per.index])), fill_value=0)
-        per = per[pd.to_numeric(per["kept"]) == 0]
-        return pd.DataFrame({"site": per.index, "site_label": [names.get(x, x) for x in per.index],
-                             "received": per["received"].to_numpy(), "kept": per["kept"].to_numpy()}, columns=cols)
+        per = {}
+        for site, g in rows.groupby("site", sort=False):
+            # published counts: a site is empty only where its kept forms are shown as 0; a
+            # hidden received stays its mark (a sum over a hidden cell is not computed)
+            kept = _visible_sum(g["kept"])
+            received = _visible_sum(g["received"])
+            per[site] = (int(received) if received is not None else worst_mark(*g["received"]), kept)
+        for site in names:
+            per.setdefault(site, (0, 0))
+        empty = [s for s, (_, kept) in per.items() if kept == 0]
+        return pd.DataFrame({"site": empty, "site_label": [names.get(x, x) for x in empty],
+                             "received": [per[s][0] for s in empty], "kept": [0] * len(empty)}, columns=cols)
     if counts is not None:
         from analysis import reach
 
@@ -283,12 +360,19 @@ def empty_sites_sentence(flow: pd.DataFrame | None = None, counts: pd.DataFrame 
     if table.empty:
         return "Van elk krachtpunt zijn formulieren geanalyseerd." if say_none else ""
     parts = []
-    none_in = table[pd.to_numeric(table["received"]).eq(0)]
-    removed = table[pd.to_numeric(table["received"]).gt(0)]
-    unknown = table[table["received"].isna()]
+    received = table["received"].map(lambda v: float("nan") if _is_suppressed(v) else v).astype(float)
+    hidden = table["received"].map(_is_suppressed)
+    none_in = table[received.eq(0)]
+    removed = table[received.gt(0) | hidden]
+    unknown = table[received.isna() & ~hidden]
     if len(none_in):
         parts.append(f"Van {_names_text(list(none_in['site_label']))} kwamen geen formulieren binnen")
     for _, r in removed.iterrows():
+        if _is_suppressed(r["received"]):
+            what = "een aantal formulieren" if mark(r["received"]) == SECONDARY else "minder dan vijf formulieren"
+            parts.append(f"van {r['site_label']} kwam{'en' if mark(r['received']) == SUPPRESSED else ''} {what} "
+                         "binnen, maar na het opschonen bleef er geen over")
+            continue
         n = int(r["received"])
         parts.append(f"van {r['site_label']} kwam{'en' if n != 1 else ''} {num(n, 0)} formulier{'en' if n != 1 else ''} "
                      "binnen, maar na het opschonen bleef er geen over")
@@ -312,8 +396,11 @@ def reach_overall_sentence(rs: dict) -> str:
     'Er zijn geen bereiksvragenlijsten geanalyseerd; het bereik is niet te berekenen.'
     """
     n = rs.get("n_respondents_all")
-    if _is_suppressed(n):
+    if mark(n) == SUPPRESSED:
         return "Minder dan vijf bewoners vulden de bereiksvragenlijst in; het bereik wordt niet getoond."
+    if mark(n) == SECONDARY:
+        return ("Het aantal bewoners dat de bereiksvragenlijst invulde, wordt niet gepubliceerd (om een klein "
+                "aantal elders te beschermen); het bereik over alle krachtpunten wordt daarom niet getoond.")
     if not is_number(n) or float(n) == 0:
         return "Er zijn geen bereiksvragenlijsten geanalyseerd; het bereik is niet te berekenen."
     text = (f"Van de {num(n, 0)} bewoners die de bereiksvragenlijst invulden, bezochten "
@@ -324,6 +411,8 @@ def reach_overall_sentence(rs: dict) -> str:
         if is_number(lo) and is_number(hi):
             text += f", 95%-betrouwbaarheidsinterval {num(lo, 0)}–{num(hi, 0)}%"
         text += ")"
+    elif _is_suppressed(pct):
+        text += f" ({_pct_text(pct)})"
     return text + "."
 
 
@@ -346,12 +435,14 @@ def reach_by_site_sentence(counts: pd.DataFrame, max_sites: int | None = None) -
     if sub.empty:
         return ""
     no_forms = set(empty_sites(counts=sub)["site"])
-    shown, hidden, none = [], [], []
+    shown, hidden, secret, none = [], [], [], []
     for _, r in sub.iterrows():
         if r["site"] in no_forms:
             none.append(r["site_label"])
-        elif _is_suppressed(r["share"]) or _is_suppressed(r["n"]):
+        elif worst_mark(r["share"], r["n"]) == SUPPRESSED:
             hidden.append(r["site_label"])
+        elif worst_mark(r["share"], r["n"]) == SECONDARY:
+            secret.append(r["site_label"])
         elif is_number(r["share"]):
             shown.append((float(r["share"]), f"{num(100 * float(r['share']), 0)}% bij {r['site_label']}"))
         else:
@@ -365,6 +456,8 @@ def reach_by_site_sentence(counts: pd.DataFrame, max_sites: int | None = None) -
         parts.append("Per krachtpunt was dat " + _names_text([t for _, t in shown]))
     if hidden:
         parts.append(f"bij {_names_text(hidden)} rust het op minder dan vijf personen en wordt het niet getoond")
+    if secret:
+        parts.append(f"bij {_names_text(secret)} wordt het niet gepubliceerd (om een klein aantal elders te beschermen)")
     if none:
         why = "geen formulieren" if set(none) <= set(sub.loc[sub["site"].isin(no_forms), "site_label"]) else "te weinig gegevens"
         parts.append(f"bij {_names_text(none)} is het bereik niet te berekenen ({why})")
@@ -386,6 +479,46 @@ def model_sites_sentence(counts: pd.DataFrame) -> str:
     one = len(names) == 1
     return (f"{_names_text(names)} {'zit' if one else 'zitten'} niet in het model: van "
             f"{'dit krachtpunt' if one else 'deze krachtpunten'} zijn geen formulieren geanalyseerd.")
+
+
+def mde_sentences(ps: dict) -> str:
+    """What the numbers of pairs can show: the minimal detectable effect over all pairs and per
+    site (results/paired_summary.csv), or why it is not given (not computable, or not published).
+
+    >>> ps = {"n_pairs": 18.0, "mde_dz_all": 0.7007, "alpha": 0.05, "mde_change_who5": 12.2,
+    ...       "median_pairs_per_site": "x", "mde_dz_site": "x"}
+    >>> print(mde_sentences(ps))  # doctest: +NORMALIZE_WHITESPACE
+    Met 18 paren is alleen een vrij grote verandering met redelijke zekerheid aan te tonen: een verandering van
+    ongeveer 0,7 keer de spreiding van de veranderingen (Cohen's *dz*, bij 80% kans en een toets op 5%). Bij
+    welbevinden (WHO-5) komt dat neer op ongeveer 12 punten op de schaal van 0 tot 100. De kleinste aantoonbare
+    verandering per krachtpunt wordt niet gepubliceerd (om een klein aantal elders te beschermen); de cijfers
+    per krachtpunt zijn alleen beschrijvend.
+    """
+    n = count(ps.get("n_pairs"))
+    mde = ps.get("mde_dz_all")
+    if is_number(mde):
+        text = (f"Met {n} paren is alleen een vrij grote verandering met redelijke zekerheid aan te tonen: een "
+                f"verandering van ongeveer {num(mde, 1)} keer de spreiding van de veranderingen (Cohen's *dz*, bij "
+                f"80% kans en een toets op {num(100 * float(ps['alpha']), 0)}%).")
+        if is_number(ps.get("mde_change_who5")):
+            text += (f" Bij welbevinden (WHO-5) komt dat neer op ongeveer {num(ps['mde_change_who5'], 0)} punten "
+                     "op de schaal van 0 tot 100.")
+    elif _is_suppressed(mde):
+        text = f"Het kleinste aantoonbare effect over alle paren {hidden_phrase(mde)}."
+    else:
+        text = f"Met {n} paren is geen kleinste aantoonbare verandering te berekenen."
+    site, median = ps.get("mde_dz_site"), ps.get("median_pairs_per_site")
+    if is_number(site):
+        text += (f" Per krachtpunt, met een mediaan van {count(median)} paren, zou een verandering van "
+                 f"{num(site, 1)} keer de spreiding nodig zijn; de cijfers per krachtpunt zijn daarom alleen "
+                 "beschrijvend.")
+    elif _is_suppressed(site):
+        text += (f" De kleinste aantoonbare verandering per krachtpunt {hidden_phrase(site)}; de cijfers per "
+                 "krachtpunt zijn alleen beschrijvend.")
+    else:
+        text += (" Per krachtpunt zijn er te weinig paren om een kleinste aantoonbare verandering te berekenen; de "
+                 "cijfers per krachtpunt zijn alleen beschrijvend.")
+    return text
 
 
 def limitations(synthetic: bool, ps: dict | None = None) -> str:
@@ -415,7 +548,9 @@ def limitations(synthetic: bool, ps: dict | None = None) -> str:
         "**Zelfselectie.** Wie de vragenlijst invulde, is niet per se representatief voor de wijk; "
         "de vergelijking met de CBS-cijfers laat zien waar dat te toetsen was en waar niet.",
         "**Kleine cellen.** Aantallen onder de vijf zijn in gepubliceerde tabellen vervangen door "
-        "\"<5\" om herleidbaarheid naar personen te voorkomen.",
+        "\"<5\" om herleidbaarheid naar personen te voorkomen, en waar een klein aantal anders uit de andere "
+        "cijfers terug te rekenen zou zijn, is ook een groter aantal weggelaten (\"x\"). Zo is niet elk "
+        "aantal per krachtpunt of per reden te lezen.",
     ]
     return "\n\n".join(items)
 
@@ -451,9 +586,13 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
     out = []
     # reach
     n_resp = rs.get("n_respondents_all")
-    if is_number(n_resp) and float(n_resp) > 0:
+    pct = rs.get("pct_reached_all")
+    if is_number(n_resp) and float(n_resp) > 0 and _is_suppressed(pct):
+        text = (f"**Bereik.** {num(n_resp, 0)} bewoners vulden de bereiksvragenlijst in; het aandeel dat het "
+                f"krachtpunt bezocht, {hidden_phrase(pct)}.")
+    elif is_number(n_resp) and float(n_resp) > 0:
         text = (f"**Bereik.** Van de {num(n_resp, 0)} bewoners die de bereiksvragenlijst invulden, bezocht "
-                f"{num(rs.get('pct_reached_all'), 0)}% het krachtpunt in het afgelopen half jaar")
+                f"{num(pct, 0)}% het krachtpunt in het afgelopen half jaar")
         if is_number(rs.get("pct_reached_all_ci_low")) and is_number(rs.get("pct_reached_all_ci_high")):
             text += (f" (95%-BI {num(rs['pct_reached_all_ci_low'], 0)}–{num(rs['pct_reached_all_ci_high'], 0)}%)")
         text += "."
@@ -463,8 +602,11 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
         else:
             text += (" Hoe bereikt worden samenhangt met de kenmerken van bewoners, was met deze gegevens niet te "
                      "schatten (zie @sec-bereik).")
-    elif _is_suppressed(n_resp):
+    elif mark(n_resp) == SUPPRESSED:
         text = "**Bereik.** Minder dan vijf bewoners vulden de bereiksvragenlijst in; het bereik is niet beschreven."
+    elif mark(n_resp) == SECONDARY:
+        text = ("**Bereik.** Het aantal bewoners dat de bereiksvragenlijst invulde, wordt niet gepubliceerd (om een "
+                "klein aantal elders te beschermen); het bereik is niet beschreven.")
     else:
         text = "**Bereik.** Er zijn geen bereiksvragenlijsten geanalyseerd."
     out.append(text)
@@ -493,7 +635,7 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
             if is_number(lo) and is_number(hi):
                 part += f" (95%-BI {fmt.ci(float(lo), float(hi), dec)})"
         elif _is_suppressed(ps.get(f"mean_change_{o}")):
-            part = f"de verandering in {label} rust op minder dan vijf personen en wordt niet getoond"
+            part = f"de verandering in {label} {hidden_phrase(ps.get(f'mean_change_{o}'))}"
         else:
             why = _reasons_nl(row.get("not_estimable"))
             part = f"de verandering in {label} was niet te schatten" + (f" ({why})" if why else "")
@@ -503,12 +645,13 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
     k, m = ps.get("n_holm_below_alpha_primary"), ps.get("n_outcomes_family_primary")
     if is_number(m) and float(m) > 0:
         alpha = num(ps.get("alpha"), 2) if is_number(ps.get("alpha")) else "0,05"
-        text += (f" Bij {num(k, 0) if is_number(k) else 'geen'} van de {num(m, 0)} vooraf gekozen primaire uitkomsten "
+        k_text = num(k, 0) if is_number(k) else count(k) if _is_suppressed(k) else "geen"
+        text += (f" Bij {k_text} van de {count(m)} vooraf gekozen primaire uitkomsten "
                  f"({family_outcomes(changes, 'primary')}) is de verandering met de {test} ook na Holm-correctie "
                  f"aantoonbaar (p < {alpha})")
         j = ps.get("n_not_tested_primary")
-        if is_number(j) and float(j) > 0:
-            text += f"; bij {num(j, 0)} kon niet getoetst worden"
+        if (is_number(j) and float(j) > 0) or _is_suppressed(j):
+            text += f"; bij {count(j)} kon niet getoetst worden"
         text += "."
     out.append(text)
     # what the study cannot show
@@ -516,6 +659,9 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
     if is_number(mde):
         text = (f"**Wat dit onderzoek niet kan.** Met {count(ps.get('n_pairs'))} paren is alleen een verandering van "
                 f"ongeveer {num(mde, 1)} keer de spreiding van de veranderingen (Cohen's *dz*) met 80% kans aan te tonen; ")
+    elif _is_suppressed(mde):
+        text = (f"**Wat dit onderzoek niet kan.** Met zo weinig paren zijn alleen grote veranderingen aan te tonen (het "
+                f"kleinste aantoonbare effect {hidden_phrase(mde)}); ")
     else:
         text = ("**Wat dit onderzoek niet kan.** Met zo weinig paren is zelfs het kleinste aantoonbare effect niet te "
                 "berekenen; ")
@@ -527,33 +673,120 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
 
 # --- values and display tables read from the results (formatting only, no statistics) ----------
 
+#: The two marks a published cell can carry (analysis/stats/disclosure.py): a count of 0-4, and a
+#: count of 5 or more hidden to protect a small one elsewhere (secondary suppression).
 SUPPRESSED = "<5"
+SECONDARY = "x"
+
+#: The one line that explains both marks, under a table that shows one and in the methods.
+MARKS_NOTE = ("<5: minder dan vijf personen; x: niet gepubliceerd, om een klein aantal elders in de tabel "
+              "te beschermen.")
+
+#: How running text says a hidden value (a count, or a statistic of that group).
+HIDDEN_COUNT = {SUPPRESSED: "minder dan vijf", SECONDARY: "een niet gepubliceerd aantal"}
+HIDDEN_STAT = {SUPPRESSED: "niet getoond (minder dan vijf personen)", SECONDARY: "niet gepubliceerd"}
+
+
+def mark(x) -> str | None:
+    """The suppression mark of a results value ("<5" or "x"), or None for a number or text.
+
+    Every value the report reads from a results table goes through here (via :func:`num`,
+    :func:`count`, :func:`stat`, :func:`is_number`), so both marks are understood everywhere.
+
+    >>> mark("<5"), mark(" x "), mark("12"), mark(3.0), mark("< 0,001")
+    ('<5', 'x', None, None, None)
+    """
+    from analysis.stats import disclosure
+
+    if not isinstance(x, str):
+        return None
+    s = x.strip()
+    if s == SECONDARY:
+        return SECONDARY
+    return SUPPRESSED if disclosure.is_mark(s, _min_cell()) or re.fullmatch(r"<\d+", s) else None
+
+
+def _min_cell() -> int:
+    return int(config.study()["analysis"]["min_cell"])
 
 
 def _is_suppressed(x) -> bool:
-    return isinstance(x, str) and x.strip().startswith("<")
+    return mark(x) is not None
+
+
+def worst_mark(*values) -> str | None:
+    """"<5" if any value is "<5", else "x" if any is "x", else None (a cell built from several values).
+
+    >>> worst_mark(1.0, "x"), worst_mark("x", "<5"), worst_mark(2.0)
+    ('x', '<5', None)
+    """
+    marks = {mark(v) for v in values} - {None}
+    return SUPPRESSED if SUPPRESSED in marks else SECONDARY if marks else None
 
 
 def num(x, decimals: int = 1) -> str:
-    """A results value for the text: Dutch number, or the suppression mark as it is.
+    """A results value for a table cell: Dutch number, or the suppression mark as it is.
 
-    >>> num("<5"), num(3.14159, 2), num("7", 0)
-    ('<5', '3,14', '7')
+    >>> num("<5"), num("x"), num(3.14159, 2), num("7", 0)
+    ('<5', 'x', '3,14', '7')
     """
     from analysis import fmt
 
-    if _is_suppressed(x):
-        return str(x).strip()
+    m = mark(x)
+    if m:
+        return m
     return fmt.number(float(x), decimals)
 
 
 def count(x) -> str:
-    """A count of persons for running text: "minder dan vijf" where the table shows "<5".
+    """A count of persons for running text: "minder dan vijf" where the table shows "<5",
+    "een niet gepubliceerd aantal" where it shows "x" (so "... bezoekers" still reads).
 
-    >>> count("<5"), count(14.0)
-    ('minder dan vijf', '14')
+    >>> count("<5"), count("x"), count(14.0)
+    ('minder dan vijf', 'een niet gepubliceerd aantal', '14')
     """
-    return "minder dan vijf" if _is_suppressed(x) else num(x, 0)
+    m = mark(x)
+    return HIDDEN_COUNT[m] if m else num(x, 0)
+
+
+def stat(x, decimals: int = 1) -> str:
+    """A statistic (mean, percentage, threshold) for running text, or why it is not shown.
+
+    >>> stat(6.04), stat("<5"), stat("x")
+    ('6,0', 'niet getoond (minder dan vijf personen)', 'niet gepubliceerd')
+    """
+    m = mark(x)
+    return HIDDEN_STAT[m] if m else num(x, decimals)
+
+
+def hidden_phrase(*values) -> str:
+    """Why a sentence leaves a value out: "rust op minder dan vijf personen en wordt niet getoond"
+    or "wordt niet gepubliceerd (om een klein aantal elders te beschermen)".
+
+    >>> hidden_phrase("x", 3.0)
+    'wordt niet gepubliceerd (om een klein aantal elders te beschermen)'
+    """
+    if worst_mark(*values) == SUPPRESSED:
+        return "rust op minder dan vijf personen en wordt niet getoond"
+    return "wordt niet gepubliceerd (om een klein aantal elders te beschermen)"
+
+
+def has_marks(*frames: pd.DataFrame) -> set:
+    """The marks that occur in the given (display) tables."""
+    found = set()
+    for frame in frames:
+        for col in frame.columns:
+            found |= {mark(v) for v in frame[col]} - {None}
+    return found
+
+
+def marks_note(*frames: pd.DataFrame) -> str:
+    """The note under a table: :data:`MARKS_NOTE` when a table shows a mark, else ``""``.
+
+    >>> marks_note(pd.DataFrame({"n": ["12", "x"]}))[:30]
+    '*<5: minder dan vijf personen;'
+    """
+    return f"*{MARKS_NOTE}*" if has_marks(*frames) else ""
 
 
 def interval_sentence(summary) -> str:
@@ -568,15 +801,18 @@ def interval_sentence(summary) -> str:
     mean = summary["interval_months_mean"]
     if not _is_suppressed(mean) and pd.isna(pd.to_numeric(mean, errors="coerce")):
         return "Er is nog geen paar met twee interviewdatums, dus nog geen tijd tussen de interviews."
+    lo, hi = summary["interval_months_min"], summary["interval_months_max"]
+    if worst_mark(mean, lo, hi):
+        return f"De tijd tussen de interviews {hidden_phrase(mean, lo, hi)}."
     return (f"Gemiddeld lagen er {num(mean, 1)} maanden tussen de interviews (van "
-            f"{num(summary['interval_months_min'], 1)} tot {num(summary['interval_months_max'], 1)} maanden).")
+            f"{num(lo, 1)} tot {num(hi, 1)} maanden).")
 
 
 def p(x) -> str:
     """A p-value for the text ("< 0,001", "0,046"), or the suppression mark."""
     from analysis import fmt
 
-    return str(x).strip() if _is_suppressed(x) else fmt.pvalue(float(x))
+    return mark(x) if _is_suppressed(x) else fmt.pvalue(float(x))
 
 
 def summary(name: str, out: str | os.PathLike | None = None) -> dict:
@@ -601,16 +837,16 @@ def summary_detail(name: str, key: str, out: str | os.PathLike | None = None) ->
 
 
 def _ci(est, low, high, decimals: int) -> str:
-    if any(_is_suppressed(v) for v in (est, low, high)):
-        return SUPPRESSED
+    if worst_mark(est, low, high):
+        return worst_mark(est, low, high)
     from analysis import fmt
 
     return fmt.estimate_ci(float(est), float(low), float(high), decimals)
 
 
 def _mean_sd(mean, sd, decimals: int) -> str:
-    if _is_suppressed(mean) or _is_suppressed(sd):
-        return SUPPRESSED
+    if worst_mark(mean, sd):
+        return worst_mark(mean, sd)
     from analysis import fmt
 
     return fmt.mean_sd(float(mean), float(sd), decimals)
@@ -644,6 +880,22 @@ def _reasons_nl(reason) -> str:
         return ""
     nl = ch.paired_settings()["not_estimable_nl"]
     return "; ".join(dict.fromkeys(nl[ch.reason_key(part)] for part in ch._split_reasons(reason)))
+
+
+def _column(rows: pd.DataFrame, name: str) -> pd.Series:
+    """A results column, or an empty one where the published table leaves it out (a statistic
+    that would give a hidden count back stays in ``internal/``)."""
+    return rows[name] if name in rows else pd.Series(float("nan"), index=rows.index, dtype=object)
+
+
+def binary_note(shown: pd.DataFrame) -> str:
+    """The note under the yes/no table: the column explained only when it is there, then the marks."""
+    notes = []
+    if "Van-naar-wisselaars" in shown:
+        notes.append("*Van-naar-wisselaars: bezoekers die op T1 in de andere groep zaten dan op T0.*")
+    if marks_note(shown):
+        notes.append(marks_note(shown))
+    return " ".join(notes)
 
 
 def _with_reasons(out: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
@@ -749,13 +1001,13 @@ def paired_binary_table(binary: pd.DataFrame, scope: str = "all") -> pd.DataFram
     rows = binary[binary["scope"] == scope]
 
     def share(n, prop):
-        if _is_suppressed(n) or _is_suppressed(prop):
-            return SUPPRESSED
+        if worst_mark(n, prop):
+            return worst_mark(n, prop)
         return f"{num(n, 0)} ({num(100 * float(prop), 0)}%)" if pd.notna(prop) and pd.notna(n) else "–"
 
     def diff(e, lo, hi):
-        if any(_is_suppressed(v) for v in (e, lo, hi)):
-            return SUPPRESSED
+        if worst_mark(e, lo, hi):
+            return worst_mark(e, lo, hi)
         from analysis import fmt
 
         return fmt.estimate_ci(100 * float(e), 100 * float(lo), 100 * float(hi), 0)
@@ -767,9 +1019,11 @@ def paired_binary_table(binary: pd.DataFrame, scope: str = "all") -> pd.DataFram
         "T1: aantal (%)": [share(n, q) for n, q in zip(rows["n_t1"], rows["prop_t1"])],
         "Verschil T1 − T0, procentpunten (95%-BI)": [diff(e, lo, hi) for e, lo, hi in
                                                      zip(rows["difference"], rows["ci_low"], rows["ci_high"])],
-        "Van-naar-wisselaars": rows["n_discordant"].map(lambda v: num(v, 0)),
-        "p McNemar (exact)": rows["p_mcnemar"].map(p),
+        "Van-naar-wisselaars": _column(rows, "n_discordant").map(lambda v: num(v, 0) if pd.notna(v) else ""),
+        "p McNemar (exact)": rows["p_mcnemar"].map(lambda v: p(v) if pd.notna(v) else "–"),
     })
+    if "n_discordant" not in rows:  # published in internal/ only (its cells would give a hidden one back)
+        out = out.drop(columns="Van-naar-wisselaars")
     return _with_reasons(out, rows["not_estimable"].map(_reasons_nl))
 
 
@@ -780,8 +1034,13 @@ def binary_sentence(binary: pd.DataFrame) -> str:
         label = str(r["label"])
         hidden = [w for w, c in (("T0", "prop_t0"), ("T1", "prop_t1")) if _is_suppressed(r[c])]
         if hidden:
-            parts.append(f"Voor '{label}' rust het aandeel op {' en '.join(hidden)} op minder dan vijf personen "
-                         "en wordt het niet getoond.")
+            values = [r[c] for c in ("prop_t0", "prop_t1") if _is_suppressed(r[c])]
+            if worst_mark(*values) == SUPPRESSED:
+                parts.append(f"Voor '{label}' rust het aandeel op {' en '.join(hidden)} op minder dan vijf personen "
+                             "en wordt het niet getoond.")
+            else:
+                parts.append(f"Voor '{label}' wordt het aandeel op {' en '.join(hidden)} niet gepubliceerd (om een "
+                             "klein aantal elders te beschermen).")
             continue
         if pd.isna(r["prop_t0"]) or pd.isna(r["prop_t1"]):
             parts.append(f"Voor '{label}' zijn geen paren om aandelen te berekenen ({_reasons_nl(r['not_estimable'])}).")
@@ -791,8 +1050,10 @@ def binary_sentence(binary: pd.DataFrame) -> str:
         if not any(_is_suppressed(r[c]) for c in ("difference", "ci_low", "ci_high")) and pd.notna(r["ci_low"]):
             text += (f" (verschil {num(100 * float(r['difference']), 0)} procentpunten, 95%-BI "
                      f"{num(100 * float(r['ci_low']), 0)} tot {num(100 * float(r['ci_high']), 0)})")
-        if _is_suppressed(r["p_mcnemar"]):
+        if mark(r["p_mcnemar"]) == SUPPRESSED:
             text += "; minder dan vijf personen wisselden van groep, te weinig voor een toets"
+        elif mark(r["p_mcnemar"]) == SECONDARY:
+            text += "; de McNemar-toets wordt niet gepubliceerd (om een klein aantal elders te beschermen)"
         elif pd.isna(r["p_mcnemar"]):
             text += "; niemand wisselde van groep, dus er valt niets te toetsen"
         else:
@@ -823,8 +1084,8 @@ def themes_table(themes: pd.DataFrame, group: str) -> pd.DataFrame:
         return pd.DataFrame({"Code": [], "Aantal": []})
 
     def cell(r):
-        if _is_suppressed(r["n_persons"]):
-            return SUPPRESSED
+        if worst_mark(r["n_persons"], r["pct_persons"]):
+            return worst_mark(r["n_persons"], r["pct_persons"])
         return f"{num(r['n_persons'], 0)} ({num(r['pct_persons'], 0)}%)"
 
     sub = sub.assign(cell=sub.apply(cell, axis=1))
@@ -849,6 +1110,10 @@ def cooccurrence_table(co: pd.DataFrame, top: int = 8) -> pd.DataFrame:
     })
 
 
+def _threshold_text(v) -> str:
+    return f"{num(v, 1)} punten" if not _is_suppressed(v) else stat(v)
+
+
 def rci_sentence(rci: pd.DataFrame) -> str:
     """One sentence on reliable change for the outcomes where it could be computed.
 
@@ -870,7 +1135,7 @@ def rci_sentence(rci: pd.DataFrame) -> str:
             f"Bij {sub['label'].iloc[0]} verbeterden {count(counts.get('improved', 0))} personen betrouwbaar, "
             f"was er bij {count(counts.get('unchanged', 0))} personen geen betrouwbare verandering en gingen "
             f"{count(counts.get('worse', 0))} personen betrouwbaar achteruit "
-            f"(drempel {num(sub['reliable_change_threshold'].iloc[0], 1)} punten)."
+            f"(drempel {_threshold_text(sub['reliable_change_threshold'].iloc[0])})."
         )
     failed = rci[(rci["status"] == "computed") & (ne != "")].drop_duplicates("outcome")
     for _, r in failed.iterrows():
@@ -966,13 +1231,19 @@ def r_indicator_sentence(table: pd.DataFrame) -> str:
         why = why if isinstance(why, str) else ""
         if why.startswith(reach.NO_FORMS):
             parts.append(f"niet te schatten bij {r['site_label']} ({reach.NO_FORMS_NL})")
+        elif _is_suppressed(r["r_indicator"]):
+            parts.append(f"{stat(r['r_indicator'])} bij {r['site_label']}")
+        elif worst_mark(r["ci_low"], r["ci_high"]):
+            parts.append(f"{fmt.number(float(r['r_indicator']), 2)} bij {r['site_label']} (interval "
+                         f"{stat(worst_mark(r['ci_low'], r['ci_high']))})")
         elif pd.isna(r["r_indicator"]):
             parts.append(f"niet te schatten bij {r['site_label']} ({reach.not_estimable_nl(why)})")
         elif pd.isna(r["ci_low"]):
-            parts.append(f"{fmt.number(r['r_indicator'], 2)} bij {r['site_label']} (geen interval, "
+            parts.append(f"{fmt.number(float(r['r_indicator']), 2)} bij {r['site_label']} (geen interval, "
                          f"{reach.not_estimable_nl(why) or 'niet berekend'})")
         else:
-            parts.append(f"{fmt.number(r['r_indicator'], 2)} (95%-BI {fmt.ci(r['ci_low'], r['ci_high'])}) bij {r['site_label']}")
+            parts.append(f"{fmt.number(float(r['r_indicator']), 2)} (95%-BI {fmt.ci(float(r['ci_low']), float(r['ci_high']))}) "
+                         f"bij {r['site_label']}")
     if not parts:
         return "niet berekend (geen krachtpunten)"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
@@ -1005,6 +1276,17 @@ def representation_caveats(table: pd.DataFrame) -> str:
     return text
 
 
+def _pct_text(v) -> str:
+    """A percentage in brackets in running text: "35%", or why it is not shown.
+
+    >>> _pct_text(35.2), _pct_text("<5"), _pct_text("x")
+    ('35%', 'percentage niet getoond: minder dan vijf personen', 'percentage niet gepubliceerd')
+    """
+    if mark(v) == SUPPRESSED:
+        return "percentage niet getoond: minder dan vijf personen"
+    return "percentage niet gepubliceerd" if mark(v) else f"{num(v, 0)}%"
+
+
 def reasons_sentence(table: pd.DataFrame) -> str:
     """The reasons paragraph's claims, from results/reach_summary.csv, also when nobody answered.
 
@@ -1031,15 +1313,18 @@ def reasons_sentence(table: pd.DataFrame) -> str:
     out = []
     top = value("top_reason_non_visitors_pct")
     if known(top):
-        out.append(f"De reden die niet-bezoekers het vaakst noemden, was '{detail('top_reason_non_visitors_pct')}' ({num(top, 0)}%).")
+        out.append(f"De reden die niet-bezoekers het vaakst noemden, was '{detail('top_reason_non_visitors_pct')}' ({_pct_text(top)}).")
     else:
         out.append("Geen enkele niet-bezoeker gaf een reden om niet te komen.")
     n_proxy, top_p, yes = value("n_proxy_all"), value("top_reason_proxy_pct"), value("would_like_yes_pct_all")
     if known(top_p):
         text = (f"Bezoekers die iemand kennen die niet komt ({count(n_proxy)} meldingen), noemden het vaakst "
-                f"'{detail('top_reason_proxy_pct')}' ({num(top_p, 0)}%)")
-        if known(yes):
+                f"'{detail('top_reason_proxy_pct')}' ({_pct_text(top_p)})")
+        if is_number(yes):
             text += f"; in {num(yes, 0)}% van de meldingen zou die persoon volgens de bezoeker wel graag willen komen"
+        elif _is_suppressed(yes):
+            text += (f"; het aandeel meldingen waarin die persoon wel graag zou willen komen, "
+                     f"{hidden_phrase(yes)}")
         out.append(text + ".")
     else:
         out.append("Er waren geen meldingen van bezoekers over bekenden die niet komen.")

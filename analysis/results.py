@@ -8,12 +8,14 @@
   "synthetische data" note (STUDY.md section 3: labelled everywhere it is shown).
 
 Writes are atomic (temporary file, then rename), so a failed run never leaves half a table.
+CSV cells that a spreadsheet would run as a formula are escaped (:func:`escape_formulas`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -92,7 +94,44 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{path.suffix}")
 
 
+#: Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?%?")
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` in which every text cell that starts with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return gets a leading ``'``, so that Excel or LibreOffice shows it as
+    text instead of running it as a formula (OWASP, CSV Injection).
+
+    Numbers are left alone, negative ones included: a number-typed cell is written as a
+    number, and a text cell that is just a number ("-0.5", "+3", "-12,5%") is no formula
+    either, so readers of the CSV still get the number. Column names are escaped the same way.
+
+    >>> df = pd.DataFrame({"label": ["=HYPERLINK(1)", "@SUM(A1)", "-x", "gewoon"], "v": [-1.5, 2, 3, -4]})
+    >>> escape_formulas(df)["label"].tolist(), escape_formulas(df)["v"].tolist()
+    (["'=HYPERLINK(1)", "'@SUM(A1)", "'-x", 'gewoon'], [-1.5, 2.0, 3.0, -4.0])
+    >>> escape_formulas(pd.DataFrame({"d": ["-0.5", "+3", "-1+2"]}))["d"].tolist()
+    ['-0.5', '+3', "'-1+2"]
+    """
+    def esc(v):
+        if isinstance(v, str) and v.startswith(FORMULA_START) and not _NUMBER_TEXT.fullmatch(v):
+            return "'" + v
+        return v
+
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            values = s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s
+            if values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START)).any():
+                out[col] = values.map(esc)
+    out.columns = [esc(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame = escape_formulas(frame)
     return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
 
 

@@ -20,6 +20,7 @@ import pytest
 import scipy.stats as st
 import yaml
 
+from analysis.stats import disclosure
 from analysis import changes, config, fmt
 from analysis import interviews as iv
 from analysis.stats import paired as ps
@@ -449,8 +450,8 @@ def _all_stage_functions(res, tmp=None):
     changes.cooccurrence_matrix(pub["paired_cooccurrence"])
     sites = sorted(res["interviews"]["site"].unique())
     for inst in res["info"]["instrument"].unique():
-        plt.close(changes.plot_slopes(res["pairs"], res["info"], inst, sites=sites))
-    plt.close(changes.plot_change_summary(res["changes"], res["mde"]))
+        plt.close(changes.plot_slopes(res["pairs"], res["info"], inst, sites=sites, published=pub["paired_changes"]))
+    plt.close(changes.plot_change_summary(pub["paired_changes"], pub["paired_mde"]))
     return pub, text
 
 
@@ -561,7 +562,10 @@ def test_empty_t1_wave():
     assert set(ch.query("scope == 'site'")["site"]) == {"DH", "LH"}
     assert res["mixed_model"]["not_estimable"].str.startswith("too few pairs").all()
     assert res["binary"]["not_estimable"].str.startswith("too few pairs").all()
-    assert "te weinig paren" in text
+    # published: 3 drop-outs (<5) = 3 interviewed - 0 pairs, so the zeros beside them are "<5" too
+    # and no reason is given ("too few pairs (n = 0)" would say the hidden count); internally it is
+    assert "te weinig paren" in changes.not_estimable_text(res) and "te weinig paren" not in text
+    assert (pub["paired_changes"]["n_pairs"] == "<5").all()
     s = res["summary"].set_index("key")["value"]
     assert s["n_pairs"] == 0 and s["n_dropouts"] == 3 and np.isnan(s["mde_dz_all"])
 
@@ -588,8 +592,11 @@ def test_one_pair_and_a_site_where_everyone_dropped_out():
     small = res["changes"]["n_pairs"].between(1, 4)
     assert small.any() and (pc.loc[small, "n_pairs"] == "<5").all()
     assert (pc.loc[small, "not_estimable"] == "").all()
-    assert (pc.loc[res["changes"]["n_pairs"] == 0, "not_estimable"].str.startswith("too few pairs")).all()
-    assert "Wijkatelier Lindenholt" in text
+    shown_zero = pc["n_pairs"].map(lambda v: v == 0)
+    assert (pc.loc[shown_zero, "not_estimable"].str.startswith("too few pairs")).all()
+    # the site where everyone dropped out keeps its rows; its reasons are said internally, and in
+    # the published text only where its counts are shown (its 0 pairs beside the hidden drop-outs are "<5")
+    assert "Wijkatelier Lindenholt" in changes.not_estimable_text(res)
 
 
 def test_mixed_model_agreement_rule():
@@ -612,12 +619,13 @@ def test_binary_table_by_hand():
     assert b["difference"] == 0 and b["rule"] == "djg_total >= 2"
     # exact McNemar on b = c = 2: 2 * P(B <= 2 | 4, 1/2) = 2 * 11/16 -> capped at 1
     assert b["p_mcnemar"] == 1.0
-    # published: counts of 1-4 (also the discordant ones) as "<5", p derived from them
+    # published: the margins (4 and 4 of 6) as "<5" with their shares; the four cells stay
+    # internal, and the McNemar p (on b = c = 2) is hidden because a cell is under 5
     res = _analyse(long, pairs)
     pub = changes.publishable(res)["paired_binary"].query("scope == 'all' and outcome == 'lonely'").iloc[0]
-    for c in ("n_both", "n_t0_only", "n_t1_only", "n_t0", "n_t1", "n_discordant", "p_mcnemar", "prop_t0"):
+    for c in ("n_t0", "n_t1", "p_mcnemar", "prop_t0", "prop_t1", "ci_low"):
         assert pub[c] == "<5", c
-    assert pub["n_pairs"] == 6 and pub["n_neither"] == 0
+    assert pub["n_pairs"] == 6 and "n_both" not in pub.index and "n_discordant" not in pub.index
 
 
 def test_binary_thresholds_come_from_configuration():
@@ -710,6 +718,10 @@ def test_report_binary_table_and_sentence_from_published_rows(res):
                                                         "Laag welbevinden (WHO-5 onder 50)"}
     row = pub.query("scope == 'all' and outcome == 'lonely'").iloc[0]
     # the share as a percentage with the count: 100 x n_t0 / n_pairs
-    assert table.iloc[0]["T0: aantal (%)"] == f"{row['n_t0']} ({fmt.number(100 * float(row['prop_t0']), 0)}%)"
+    if not disclosure.is_mark(row["prop_t0"]):  # else hidden with its count: report.py shows the mark
+        assert table.iloc[0]["T0: aantal (%)"] == f"{row['n_t0']} ({fmt.number(100 * float(row['prop_t0']), 0)}%)"
     text = r.binary_sentence(pub)
-    assert f"{fmt.number(100 * float(row['prop_t1']), 0)}% op T1" in text
+    if disclosure.is_mark(row["prop_t1"]):  # hidden with its count (secondary suppression): no share
+        assert "% op T1" not in text
+    else:
+        assert f"{fmt.number(100 * float(row['prop_t1']), 0)}% op T1" in text

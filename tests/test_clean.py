@@ -177,6 +177,24 @@ def test_rows_in_equals_kept_plus_removed(reach):
     assert flow.set_index("file").loc["DH_bereik.csv", "received"] == TRUTH["files"][0]["rows"]
 
 
+def test_published_flow_hides_small_counts_and_what_gives_them_back(tmp_path):
+    """results/cleaning_flow.csv is the protected flow (issue 17), internal/ keeps the numbers:
+    a duplicate count of 1-4 is "<5", and with received and kept both shown it would come back as
+    received - out_of_scope - kept, so the attack must find every "<5" fully protected (0 to 4)."""
+    from analysis.stats import disclosure
+
+    result = clean.clean_all_reach(RAW, tmp_path)
+    internal = pd.read_csv(tmp_path / "internal" / "cleaning_flow.csv").set_index("file")
+    published = pd.read_csv(tmp_path / "results" / "cleaning_flow.csv", dtype=str).set_index("file")
+    assert internal.loc["DH_bereik.csv", "received"] == TRUTH["files"][0]["rows"]
+    small = internal[internal["duplicates"].between(1, 4)].index
+    assert len(small) and (published.loc[small, "duplicates"] == "<5").all()
+    pd.testing.assert_frame_equal(result["flow_published"].set_index("file").astype(str), published,
+                                  check_dtype=False)
+    found = disclosure.attack(clean.flow_ledger({"cleaning_flow": published.reset_index()}))
+    assert found.loc[found["mark"] == "<5", "protected"].all()
+
+
 def test_ids_are_pseudonymised_and_unique(reach):
     ids = reach.table["respondent_id"]
     assert ids.is_unique and ids.str.fullmatch(r"R[0-9a-f]{12}").all()

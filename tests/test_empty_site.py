@@ -354,7 +354,7 @@ def test_pipeline_and_report_with_a_header_only_site(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     flow = pd.read_csv(out / "results" / "cleaning_flow.csv")
     lh = flow[flow.file == "LH_bereik.xlsx"].iloc[0]
-    assert (lh["received"], lh["kept"]) == (0, 0)
+    assert (str(lh["received"]), str(lh["kept"])) == ("0", "0")  # a column may hold marks: text
     counts = pd.read_csv(out / "results" / "reach_counts.csv", keep_default_na=False).set_index("site")
     assert counts.loc["LH", "n"] == 0 and counts.loc["LH", "not_estimable"] == NO_FORMS
     sentence = (f"Van {NAMES['LH']} kwamen geen formulieren binnen; dit krachtpunt ontbreekt in de vergelijkingen "

@@ -521,3 +521,173 @@ def test_scale_name_broken_over_lines_is_not_a_name():
 
     assert list(find_identifiers("Eenzaamheid (De \nJong Gierveld) 74 (38,9%)")) == []
     assert list(find_identifiers("Ingrid de Jong belde")) != []
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 17: BSN, IBAN, numbers that lost their 0, birth dates in date and age columns, tracked
+# notebooks with outputs, small cells shown by notebooks, the disclosure attack
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("BSN 111222333", "bsn"),            # 11-test: 9+8+7+12+10+8+9+6−3 = 66 = 6·11
+    ("bsn: 1112.22.333", "bsn"),
+    ("rekening NL91 ABNA 0417 1643 00", "iban"),   # the standard example; mod 97 = 1
+])
+def test_new_identifiers_in_text(text, kind):
+    found = find_identifiers(f"Notitie: {text}, graag terugbellen.")
+    assert [k for k, _ in found] == [kind]
+
+
+@pytest.mark.parametrize("text", [
+    "BSN 111222334",                      # fails the 11-test (65)
+    "rekening NL92 ABNA 0417 1643 00",    # wrong check digits
+    "sha256 1112223334445556667",         # a longer digit run is no BSN
+    "n = 123456789 (telling)",            # fails the 11-test: a count
+])
+def test_new_identifier_near_misses_in_text(text):
+    assert find_identifiers(text) == []
+
+
+def test_phone_that_lost_its_zero_in_a_numeric_column(project):
+    out, output, repo = project
+    df = _reach()
+    df["telefoon_of_aantal"] = np.arange(len(df), dtype="float64")
+    df.loc[11, "telefoon_of_aantal"] = 612345678.0  # 06-12345678 read as a number
+    df.to_parquet(out / "reach.parquet")
+    f = _only(scan(out, output, repo), "phone")
+    assert f.location == "column 'telefoon_of_aantal', row 11"
+    _no_value([f], "612345678")
+
+
+def test_bsn_with_lost_zero_in_a_csv(project):
+    out, output, repo = project
+    df = _reach()
+    df["nummer"] = 100 + np.arange(len(df))
+    df.loc[3, "nummer"] = 12345672  # BSN 012345672 (0+8+14+18+20+20+18+14−2 = 110 = 10·11)
+    df.to_csv(out / "reach.csv", index=False)
+    f = _only(scan(out, output, repo), "bsn")
+    assert (f.path, f.location) == (str(out / "reach.csv"), "column 'nummer', row 3")
+
+
+def test_birth_date_in_a_date_column_and_in_an_age_column(project):
+    out, output, repo = project
+    df = _reach()
+    df.loc[5, "date"] = pd.Timestamp("1958-03-12")  # the visit dates are all 2024
+    df.to_parquet(out / "reach.parquet")
+    f = _only(scan(out, output, repo), "birth_date")
+    assert f.location == "column 'date', row 5"
+    df = _reach().astype({"age": object})
+    df.loc[9, "age"] = "12-03-1958"
+    df.to_csv(out / "reach.csv", index=False)
+    df.drop(columns="age").to_parquet(out / "reach.parquet")
+    f = _only(scan(out, output, repo), "birth_date")
+    assert (f.path, f.location) == (str(out / "reach.csv"), "column 'age', row 9")
+
+
+def test_visit_dates_and_age_groups_are_not_birth_dates(project):
+    out, output, repo = project
+    df = _reach()
+    df["age_group"] = np.where(df["age"] < 45, "25-44", "45-64")
+    df["interviewdatum"] = "2025-03-10"
+    df["pg_dagelijks_functioneren"] = 3  # "dag" inside a word: not a date column
+    df.to_csv(out / "reach.csv", index=False)
+    assert scan(out, output, repo) == []
+
+
+def test_email_in_a_code_column(project):
+    out, output, repo = project
+    df = _reach()
+    df.loc[2, "gender"] = "jan.jansen@gmail.com"
+    df.to_parquet(out / "reach.parquet")
+    f = _only(scan(out, output, repo), "email")
+    assert f.location == "column 'gender', row 2"
+
+
+def _track_notebook(repo: Path, nb: dict, name: str = "01_clean_reach.ipynb") -> Path:
+    path = repo / "notebooks" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    _git(repo, "add", str(path.relative_to(repo)))
+    return path
+
+
+def test_notebook_tracked_with_outputs(project):
+    out, output, repo = project
+    stripped = _notebook([[], []])
+    _track_notebook(repo, stripped, "02_stripped.ipynb")
+    assert scan(out, output, repo) == []  # committed without outputs: fine
+    path = _track_notebook(repo, _notebook([[], [_stream("160 formulieren\n")]]))
+    f = _only(scan(out, output, repo), "notebook_outputs")
+    assert (f.path, f.location) == (str(path), "git index")
+    assert "cell 2" in f.detail
+
+
+def test_small_cell_in_a_table_a_notebook_shows(project):
+    out, output, repo = project
+    path = output / "notebooks" / "01_clean_reach.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    internal = pd.DataFrame({"label": ["man", "vrouw", "anders"], "n": [27, 33, 3], "n_resamples": [2, 2, 2]})
+    nb["cells"][2]["outputs"] = [{"output_type": "execute_result", "execution_count": 3, "metadata": {},
+                                  "data": {"text/plain": internal.to_string(), "text/html": internal.to_html()}}]
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    f = _only(scan(out, output, repo), "small_cell")
+    assert f.location == "cell 3, output 1, table column 'n', table row 3"
+    # the same table printed as text only (print(df))
+    nb["cells"][2]["outputs"] = [_stream(internal.to_string() + "\n")]
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    f = _only(scan(out, output, repo), "small_cell")
+    assert f.location == "cell 3, output 1, table column 'n', table row 3"
+
+
+def test_suppressed_tables_in_notebooks_are_fine(project):
+    out, output, repo = project
+    path = output / "notebooks" / "01_clean_reach.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    shown = pd.DataFrame({"label": ["man", "vrouw", "anders"], "n": ["27", "0", "<5"], "k": ["x", "12", "5"]})
+    nb["cells"][2]["outputs"] = [{"output_type": "execute_result", "execution_count": 3, "metadata": {},
+                                  "data": {"text/plain": shown.to_string(), "text/html": shown.to_html()}}]
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    assert scan(out, output, repo) == []
+
+
+def test_disclosure_attack_findings(project, monkeypatch):
+    from analysis import attack
+
+    out, output, repo = project
+    seen = []
+
+    def fake(out_dir):
+        seen.append(Path(out_dir))
+        return pd.DataFrame({
+            "file": ["reach_table1", "reach_table1, reach_counts", "reach_table1"],
+            "key": [("reach_table1", "DH", "anders", "reached"), ("reached", "DH"), ("x", 1)],
+            "mark": ["<5", "<5", "x"], "low": [2.0, 0.0, 5.0], "high": [2.0, 9.0, 40.0],
+            "protected": [False, True, None],
+            "where": ["reach_table1 row 3, column 'n'", "reach_counts row 1, column 'n'", "reach_table1 row 4"],
+        })
+
+    monkeypatch.setattr(attack, "attack_outputs", fake)
+    f = _only(scan(out, output, repo), "recoverable_cell")
+    assert seen == [out]
+    assert f.path == str(out / "results" / "reach_table1.csv")
+    assert f.location == "reach_table1 row 3, column 'n'"
+    assert "as 2 " in f.detail
+
+    def broken(out_dir):
+        raise ValueError("the published numbers contradict each other")
+
+    monkeypatch.setattr(attack, "attack_outputs", broken)
+    f = _only(scan(out, output, repo), "unreadable")
+    assert f.location == "disclosure attack" and "contradict" in f.detail
+
+
+def test_disclosure_attack_module_missing(project, monkeypatch):
+    import sys
+
+    import analysis
+
+    out, output, repo = project
+    monkeypatch.delattr(analysis, "attack", raising=False)
+    monkeypatch.setitem(sys.modules, "analysis.attack", None)
+    findings, scanned = privacy._scan(out, None, None)
+    assert findings == [] and any("attack" in s and "missing" in s for s in scanned)

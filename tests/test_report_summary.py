@@ -106,3 +106,137 @@ def test_model_method_sentence_follows_the_table():
     assert "[@firth1993; @heinze2002]" in text
     ne = pd.DataFrame([dict(base, model="site_fixed", method="maximum likelihood", not_estimable="no variation: x")])
     assert "niet te schatten waren" in r.model_method_sentence(ne)
+
+
+# --- values hidden by secondary suppression ("x", issue 17) -------------------------------------
+
+def test_the_one_reader_knows_both_marks():
+    # "<5": a count 0-4; "x": a count of 5 or more hidden to protect a "<5" elsewhere
+    assert [r.mark(v) for v in ("<5", " x", "12", 3.0, float("nan"))] == ["<5", "x", None, None, None]
+    assert [r.num(v, 0) for v in ("<5", "x", 7.0)] == ["<5", "x", "7"]
+    assert [r.count(v) for v in ("<5", "x", 14.0)] == ["minder dan vijf", "een niet gepubliceerd aantal", "14"]
+    assert not r.is_number("x") and r.is_number(0.0)
+    # a cell built from several values carries the stronger mark: "<5" over "x"
+    assert r._ci(1.0, "x", 2.0, 1) == "x" and r._ci("x", "<5", 2.0, 1) == "<5"
+
+
+def test_summary_with_hidden_values_says_not_published(summary_detail):
+    reach = dict(REACH, n_respondents_all="x")
+    paired = dict(PAIRED, n_pairs="x", mean_change_who5="x", mean_change_ci_low_who5="x",
+                  mean_change_ci_high_who5="x", n_not_tested_primary="x")
+    text = r.summary_bullets(reach, paired, changes_table())
+    assert "Het aantal bewoners dat de bereiksvragenlijst invulde, wordt niet gepubliceerd" in text
+    assert "Een niet gepubliceerd aantal bezoekers zijn twee keer geïnterviewd." in text
+    assert "de verandering in WHO-5 welbevinden wordt niet gepubliceerd" in text
+    assert "bij een niet gepubliceerd aantal kon niet getoetst worden" in text
+    assert "Met een niet gepubliceerd aantal paren" in text
+    assert not re.search(r"(?<![\w-])x(?![\w-])", text)  # the mark itself never stands in the prose
+    # a hidden share beside a shown N: the share is not printed, nor computed from other cells
+    text = r.summary_bullets(dict(REACH, pct_reached_all="x"), PAIRED, changes_table())
+    assert "451 bewoners vulden de bereiksvragenlijst in; het aandeel dat het krachtpunt bezocht, wordt niet gepubliceerd" in text
+    assert "38–47" not in text  # nor its interval
+
+
+def test_reach_sentences_with_hidden_values():
+    rs = {"n_respondents_all": 302.0, "n_reached_all": "x", "pct_reached_all": "x",
+          "pct_reached_all_ci_low": "x", "pct_reached_all_ci_high": "x"}
+    assert r.reach_overall_sentence(rs) == (
+        "Van de 302 bewoners die de bereiksvragenlijst invulden, bezochten een niet gepubliceerd aantal het "
+        "krachtpunt minstens één keer in de afgelopen zes maanden (percentage niet gepubliceerd).")
+    c = pd.DataFrame({"site": ["DH", "LH", "PS"], "site_label": ["Delfshaven", "Lindenholt", "De Pitstop"],
+                      "n": [10, "x", "<5"], "n_missing": [0, 0, 0], "share": [0.4, "x", "<5"], "not_estimable": ""})
+    assert r.reach_by_site_sentence(c, max_sites=5) == (
+        "Per krachtpunt was dat 40% bij Delfshaven; bij De Pitstop rust het op minder dan vijf personen en wordt het "
+        "niet getoond; bij Lindenholt wordt het niet gepubliceerd (om een klein aantal elders te beschermen).")
+
+
+def test_flow_sentence_does_not_sum_over_a_hidden_cell():
+    flow = pd.DataFrame({"file": ["DH_bereik.csv", "LH_bereik.xlsx", "proxy_meldingen.csv"],
+                         "site": ["DH", "LH", "alle"], "received": ["x", 150, 66], "duplicates": ["<5", 0, 0],
+                         "out_of_scope": ["<5", 0, 0], "kept": [159, 150, 66]})
+    text = r.flow_sentence(flow)
+    # kept 159 + 150 = 309 is a sum of shown cells; received and removed would need the hidden ones
+    assert text.startswith("Van de ontvangen formulieren is een deel als dubbel of leeg verwijderd")
+    assert text.endswith("; 309 zijn geanalyseerd.")
+    assert r.flow_table(flow)["Ontvangen"].tolist() == ["x", "150", "66"]
+    assert r.marks_note(r.flow_table(flow)) == f"*{r.MARKS_NOTE}*"
+    assert r.marks_note(r.flow_table(flow.iloc[1:])) == ""  # only where a mark occurs
+    assert r.empty_sites_sentence(flow).startswith("Van De Pitstop kwamen geen formulieren binnen;")  # no row: 0
+    # a hidden received with 0 kept: forms came in, how many is not said
+    gone = flow.assign(received=["<5", 150, 66], duplicates=["<5", 0, 0], kept=[0, 150, 66])
+    assert "van Buurtsteunpunt Delfshaven kwamen minder dan vijf formulieren binnen, maar na het opschonen bleef " \
+           "er geen over" in r.empty_sites_sentence(gone)
+
+
+def test_paired_sentences_with_hidden_values():
+    binary = pd.DataFrame({"scope": "all", "label": ["eenzaam"], "prop_t0": ["x"], "prop_t1": [0.4],
+                           "difference": ["x"], "ci_low": ["x"], "ci_high": ["x"], "p_mcnemar": ["x"],
+                           "not_estimable": [""]})
+    assert r.binary_sentence(binary) == ("Voor 'eenzaam' wordt het aandeel op T0 niet gepubliceerd (om een klein "
+                                         "aantal elders te beschermen).")
+    assert r.interval_sentence({"interval_months_mean": "x", "interval_months_min": 4.6,
+                                "interval_months_max": 7.9}).endswith("wordt niet gepubliceerd (om een klein aantal "
+                                                                      "elders te beschermen).")
+    rci = pd.DataFrame({"outcome": "who5", "label": "WHO-5", "status": "computed",
+                        "category": ["improved", "unchanged", "worse"], "n": ["<5", "x", "x"],
+                        "reliable_change_threshold": 16.7, "not_estimable": ""})
+    assert r.rci_sentence(rci) == ("Bij WHO-5 verbeterden minder dan vijf personen betrouwbaar, was er bij een niet "
+                                   "gepubliceerd aantal personen geen betrouwbare verandering en gingen een niet "
+                                   "gepubliceerd aantal personen betrouwbaar achteruit (drempel 16,7 punten).")
+
+
+# --- the whole report on results full of "x" --------------------------------------------------
+
+#: Columns that are design, not data (never suppressed): a mark there is not a case to test.
+NEVER_MARKED = {"order", "alpha", "confidence_level", "min_cell", "reliable_change_threshold", "site_left_out"}
+#: Summary rows that are design or settings, not counts or statistics of persons.
+NEVER_MARKED_KEYS = {"alpha", "primary_test", "n_outcomes_family_primary", "n_outcomes_family_secondary"}
+
+
+def mark_at_random(results_dir, share: float = 0.3, seed: int = 17) -> int:
+    """Replace a share of the numeric cells of every results CSV by "x" (as secondary suppression
+    could); returns how many were replaced."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 0
+    for path in sorted(results_dir.glob("*.csv")):
+        t = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for col in t.columns:
+            if col in NEVER_MARKED:
+                continue
+            numeric = pd.to_numeric(t[col], errors="coerce").notna()
+            if "key" in t.columns:
+                numeric &= ~t["key"].isin(NEVER_MARKED_KEYS)
+            pick = numeric & pd.Series(rng.random(len(t)) < share, index=t.index)
+            t.loc[pick, col] = "x"
+            n += int(pick.sum())
+        t.to_csv(path, index=False, lineterminator="\n")
+    return n
+
+
+@pytest.mark.slow
+def test_the_report_renders_with_hidden_values_and_says_so(tmp_path):
+    """Any count or statistic may come back as "x": the report still renders, says "niet
+    gepubliceerd" in its text, explains the marks under the tables, and never prints "nan"."""
+    import html
+    import shutil
+
+    from analysis import config
+    from analysis.render import render_report
+
+    source = config.processed_dir()
+    if not (source / "results" / "paired_summary.csv").is_file():
+        pytest.skip("no processed outputs to copy (run the pipeline first)")
+    out = tmp_path / "out"
+    shutil.copytree(source / "results", out / "results")
+    shutil.copytree(source / "figures", out / "figures")
+    shutil.copy(source / "provenance.json", out / "provenance.json")
+    assert mark_at_random(out / "results") > 100
+    files = render_report(config.REPORT_QMD, tmp_path / "_output", formats=("html",), env={config.ENV_OUT: str(out)})
+    body = re.sub(r"<(style|script)\b.*?</\1>", " ", files["html"].read_text(encoding="utf-8"), flags=re.S | re.I)
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+    assert "niet gepubliceerd" in text
+    assert r.MARKS_NOTE in text
+    assert not re.search(r"\bnan\b", text, re.I)
+    assert not re.search(r"\bx ?%|\b(?:x|<5) (?:bewoners|bezoekers|personen|paren|meldingen)\b", text)  # no bare mark in prose
