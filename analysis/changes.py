@@ -1470,7 +1470,9 @@ _DERIVED = {
     "paired_changes": {"n_pairs": _CHANGE_STATS},
     "paired_binary": {"n_pairs": _BIN_STATS, "n_t0": ["prop_t0", "difference", "ci_low", "ci_high"],
                       "n_t1": ["prop_t1", "difference", "ci_low", "ci_high"]},
-    "paired_mixed_model": {"n_complete_pairs": _MM_ALL, "n_persons": _MM_ALL,
+    # the model pools every person (no small group): its estimates follow the complete pairs,
+    # not n_persons, which is the T0 count hidden to protect the drop-outs
+    "paired_mixed_model": {"n_complete_pairs": _MM_ALL, "n_persons": [],
                            "paired_n_pairs": ["paired_mean_change", "agrees_with_paired"]},
     "paired_rci": {"n": ["proportion"], "n_classified": ["proportion"]},
     "paired_mde": {"n_pairs": ["mde_dz", "mde_dz_holm_strictest", "sd_change", "mde_change", "observed_dz",

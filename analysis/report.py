@@ -623,7 +623,12 @@ def summary_bullets(rs: dict, ps: dict, changes: pd.DataFrame) -> str:
         out.append("**Waarom niet.** Er zijn (nog) te weinig redenen genoemd om samen te vatten.")
     # changes, headline from the pre-specified primary test and the primary family only
     test = PRIMARY_TEST_NL.get(str(ps.get("primary_test")), str(ps.get("primary_test")))
-    text = f"**Veranderingen.** {str(count(ps.get('n_pairs'))).capitalize()} bezoekers zijn twee keer geïnterviewd."
+    if mark(ps.get("n_pairs")) == SECONDARY:  # hidden to protect the few drop-outs
+        text = ("**Veranderingen.** Bezoekers zijn twee keer geïnterviewd (het aantal paren per uitkomst "
+                "staat in de tabel; het totaal is niet gepubliceerd, om het kleine aantal uitvallers te "
+                "beschermen).")
+    else:
+        text = f"**Veranderingen.** {str(count(ps.get('n_pairs'))).capitalize()} bezoekers zijn twee keer geïnterviewd."
     prim = changes[(changes["scope"] == "all") & (changes["holm_family"] == "primary")].sort_values("order")
     parts = []
     for _, row in prim.iterrows():

@@ -126,7 +126,7 @@ def test_summary_with_hidden_values_says_not_published(summary_detail):
                   mean_change_ci_high_who5="x", n_not_tested_primary="x")
     text = r.summary_bullets(reach, paired, changes_table())
     assert "Het aantal bewoners dat de bereiksvragenlijst invulde, wordt niet gepubliceerd" in text
-    assert "Een niet gepubliceerd aantal bezoekers zijn twee keer geïnterviewd." in text
+    assert "het totaal is niet gepubliceerd, om het kleine aantal uitvallers te beschermen" in text
     assert "de verandering in WHO-5 welbevinden wordt niet gepubliceerd" in text
     assert "bij een niet gepubliceerd aantal kon niet getoetst worden" in text
     assert "Met een niet gepubliceerd aantal paren" in text
