@@ -743,6 +743,26 @@ def num(x, decimals: int = 1) -> str:
     return fmt.number(float(x), decimals)
 
 
+def waves_sentence(ps: dict) -> str:
+    """How many took part at T0 and T1 and how many pairs, or why those counts are not given.
+
+    Published together, the two wave counts give the drop-outs back (T0 - T1), so when one of
+    them is hidden the sentence says so instead of "een niet gepubliceerd aantal" three times.
+
+    >>> waves_sentence({"n_persons_t0": 21, "n_persons_t1": 18, "n_pairs": 18})
+    'Op T0 deden 21 bezoekers mee, op T1 18; 18 bezoekers zijn dus twee keer geïnterviewd (paren).'
+    >>> waves_sentence({"n_persons_t0": "x", "n_persons_t1": "x", "n_pairs": "x"})[:60]
+    'Het aantal geïnterviewden op T0 en T1 en het aantal paren wo'
+    """
+    t0, t1, pairs = (ps.get(k) for k in ("n_persons_t0", "n_persons_t1", "n_pairs"))
+    if any(mark(v) for v in (t0, t1, pairs)):
+        return ("Het aantal geïnterviewden op T0 en T1 en het aantal paren worden niet gepubliceerd: samen "
+                "zouden ze het kleine aantal bezoekers dat na T0 afviel terug laten rekenen. Per uitkomst "
+                "staat het aantal paren in de tabellen hieronder.")
+    return (f"Op T0 deden {count(t0)} bezoekers mee, op T1 {count(t1)}; {count(pairs)} bezoekers zijn dus "
+            "twee keer geïnterviewd (paren).")
+
+
 def count(x) -> str:
     """A count of persons for running text: "minder dan vijf" where the table shows "<5",
     "een niet gepubliceerd aantal" where it shows "x" (so "... bezoekers" still reads).
