@@ -206,6 +206,9 @@ COUNT_ALLOW = frozenset({
 })
 
 #: Columns that document a table rather than hold answers; exempt from the free-text heuristic.
+#: Columns of the results that carry analysis settings (the bootstrap seed 20261123 passes the
+#: 11-test as a BSN whose leading 0 was lost): their numbers are not read as phone numbers or BSNs.
+SETTINGS_COLUMNS = frozenset({"seed", "n_resamples", "n_boot", "bootstrap_resamples", "year"})
 DOCUMENTATION_COLUMNS = frozenset({
     "label", "label_nl", "label_en", "nl", "en", "description", "beschrijving", "omschrijving",
     "caption", "source", "bron", "rule", "test", "method", "methode", "assumption", "aanname",
@@ -941,7 +944,8 @@ def _cell_findings(s, name: str, path: str, where: str) -> list[Finding]:
     uniq = pd.unique(values)
     hits: dict[str, set] = {}
     numeric = pd.api.types.is_numeric_dtype(values)
-    if numeric or values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+    settings = name.strip().casefold() in SETTINGS_COLUMNS
+    if not settings and (numeric or values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
         for v in uniq:
             if isinstance(v, str) and not _NUMBER_CELL.match(v.strip()):
                 continue

@@ -40,7 +40,9 @@ its minimum and maximum:
    the pairs of a wave shared by several outcomes, each with a "<5" of missing answers, bound
    one another to a window of a few values.)
 
-A "<5" is *protected* when both hold. Cells marked "x" need no interval of their own. This
+A "<5" is *protected* when both hold, or when the published numbers alone pin it to 0 (a site
+without forms: every cell of it is 0, which names nobody). Cells marked "x" need no interval of
+their own. This
 follows the protection-interval idea of tau-ARGUS and sdcTable (the attacker's bounds must not
 come closer to the true value than a protection level), with the level set by the threshold.
 
@@ -259,6 +261,8 @@ class _Problem:
 
     def protected(self, key, hidden: Mapping, *, integer: bool = True) -> bool:
         """Whether both attackers leave ``key`` wide enough (module docstring)."""
+        if self.ledger.values[key] == 0 and self.interval(key, hidden, marks=False, integer=integer)[1] == 0:
+            return True  # pinned to 0 by the numbers alone (a site without forms): names nobody
         for r in self.rel_of.get(key, ()):  # alone in a relation with visible cells: exact
             if all(c == key or c not in hidden for c in self.ledger.relations[r]):
                 return False
@@ -460,11 +464,17 @@ def protect(ledger: Ledger, *, secondary: bool = True, published: Mapping | None
                 hide(support)
                 continue
             options = _candidates(problem, key, hidden, fixed)
+            if not options and ledger.values[key] == 0:
+                break  # a 0 that everything around pins down (a site without forms) names nobody
             if not options:
                 raise ProtectionError(key, f"protect: {key!r} cannot be protected: every cell around "
                                       "it is hidden and it is still exposed; check the ledger's relations.")
             hide([options[0]])
         done.add(key)
+    # a hidden 0 that the published numbers alone pin to 0 is shown: the attacker knows it anyway
+    for key in sorted((c for c, m in hidden.items() if m != SECONDARY and ledger.values[c] == 0), key=repr):
+        if key not in fixed and problem.interval(key, hidden, marks=False)[1] == 0:
+            del hidden[key]
     return hidden
 
 
@@ -474,7 +484,8 @@ def attack(ledger: Ledger) -> pd.DataFrame:
     Returns one row per hidden cell: ``key``, ``mark``, ``low``, ``high`` (the attacker's
     integer interval with the marks' meaning), ``low_unmarked``, ``high_unmarked`` (ignoring
     the marks: only non-negative whole numbers), ``protected`` (for a "<5": both intervals wide
-    enough, module docstring; empty for "x") and ``where`` (the tables that show it).
+    enough, module docstring, or known to be 0 from the unmarked numbers alone, which names nobody;
+    empty for "x") and ``where`` (the tables that show it).
     """
     problem = _Problem(ledger)
     hidden = {key: v for key, v in ledger.values.items() if isinstance(v, str)}
@@ -486,7 +497,8 @@ def attack(ledger: Ledger) -> pd.DataFrame:
         small = hidden[key] != SECONDARY
         rows.append({"key": key, "mark": hidden[key], "low": lo, "high": hi,
                      "low_unmarked": lo_u, "high_unmarked": hi_u,
-                     "protected": bool(hi - lo >= MARKED_WIDTH and hi_u - lo_u >= k) if small else None,
+                     "protected": bool((hi - lo >= MARKED_WIDTH and hi_u - lo_u >= k) or hi_u == 0)
+                     if small else None,
                      "where": "; ".join(dict.fromkeys(ledger.where[key]))})
     return pd.DataFrame(rows, columns=["key", "mark", "low", "high", "low_unmarked", "high_unmarked",
                                        "protected", "where"])
