@@ -243,3 +243,10 @@ def test_without_secondary_suppression_the_attack_recovers_cells(pipeline):
         if not secondary:
             # Table 1 cells come back by one subtraction (the "anders" example class)
             assert exposed["where"].str.contains("reach_table1").any()
+
+
+def test_the_report_renders_with_hidden_values_and_says_so(pipeline, tmp_path):
+    # the pipeline's own results with random counts and statistics replaced by "x" and "<5"
+    from test_report_summary import report_with_hidden_values
+
+    report_with_hidden_values(pipeline.out, tmp_path)

@@ -215,19 +215,16 @@ def mark_at_random(results_dir, share: float = 0.3, seed: int = 17) -> int:
     return n
 
 
-@pytest.mark.slow
-def test_the_report_renders_with_hidden_values_and_says_so(tmp_path):
+def report_with_hidden_values(source, tmp_path):
     """Any count or statistic may come back as "x": the report still renders, says "niet
-    gepubliceerd" in its text, explains the marks under the tables, and never prints "nan"."""
+    gepubliceerd" in its text, explains the marks under the tables, and never prints "nan".
+    Called by tests/test_pipeline_e2e.py with the outputs of its pipeline run (``source``)."""
     import html
     import shutil
 
     from analysis import config
     from analysis.render import render_report
 
-    source = config.processed_dir()
-    if not (source / "results" / "paired_summary.csv").is_file():
-        pytest.skip("no processed outputs to copy (run the pipeline first)")
     out = tmp_path / "out"
     shutil.copytree(source / "results", out / "results")
     shutil.copytree(source / "figures", out / "figures")
