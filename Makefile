@@ -6,11 +6,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 RAW    ?= data/raw
 OUT    ?= data/processed
+LAB_ARGS ?=
 
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install it or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -34,7 +35,7 @@ test-fast: $(STAMP)  ## Run the default suite only (no whole-pipeline runs; a fe
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunten)")
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab --MultiKernelManager.default_kernel_name=krachtpunten $(LAB_ARGS) notebooks/
 
 bench: $(STAMP)  ## Benchmark the pipeline at several scales
 	$(PY) -m analysis bench
@@ -45,7 +46,10 @@ check-raw: $(STAMP)  ## List every problem in the raw exports in one pass (probl
 check-privacy: $(STAMP)  ## Scan outputs and the git index for personal data
 	$(PY) -m analysis check-privacy --out $(OUT)
 
+quarto-check: $(STAMP)  ## Render with Quarto and offline and print the differences (needs quarto on the PATH)
+	$(PY) -m analysis quarto-check --out $(OUT)
+
 clean:  ## Remove derived outputs (keeps the environment)
 	rm -rf _output $(OUT)/*.parquet $(OUT)/*.csv $(OUT)/provenance.json $(OUT)/results $(OUT)/internal $(OUT)/figures $(OUT)/.stamps
 
-.PHONY: help env report test test-fast lab bench check-raw check-privacy clean
+.PHONY: help env report test test-fast lab bench check-raw check-privacy quarto-check clean

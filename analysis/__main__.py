@@ -21,6 +21,12 @@ def _render(args: argparse.Namespace) -> int:
     return cli(args)
 
 
+def _quarto_check(args: argparse.Namespace) -> int:
+    from analysis.render.parity import cli
+
+    return cli(args)
+
+
 def _synth(args: argparse.Namespace) -> int:
     from analysis.synth import cli
 
@@ -75,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--engine", choices=["auto", "quarto", "offline"], default="auto")
     q.add_argument("--to", nargs="+", choices=["html", "pdf"], default=["html", "pdf"])
     q.set_defaults(func=_render)
+
+    qc = sub.add_parser("quarto-check", help="render with Quarto and offline and print the differences",
+                        description="Render the report offline and with Quarto (HTML and PDF) into temporary "
+                                    "folders and compare sections, numbered captions, references, citations "
+                                    "and numbers. Exit status 1 when they differ; 0 (with a note) when "
+                                    "quarto is not on the PATH.")
+    qc.add_argument("--qmd", help="the .qmd file (default report.qmd)")
+    qc.add_argument("--out", help="processed-data directory the report reads (default data/processed)")
+    qc.add_argument("--keep", metavar="DIR", help="keep both renders in DIR/offline and DIR/quarto, to look at them")
+    qc.set_defaults(func=_quarto_check)
 
     s = sub.add_parser("synth", help="write the synthetic raw exports (seeded, deterministic)",
                        description="Write synthetic raw exports with documented true parameters and planted "

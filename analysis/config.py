@@ -29,6 +29,18 @@ STUDY_FILE = PACKAGE_DIR / "study.yaml"
 ENV_RAW = "KRACHTPUNTEN_RAW"
 ENV_OUT = "KRACHTPUNTEN_OUT"
 
+#: The Jupyter kernel the notebooks and report.qmd name (``make env`` registers it in .venv), so
+#: that JupyterLab and Quarto pick the project's interpreter, not whatever ``python3`` they find.
+KERNEL_NAME = "krachtpunten"
+KERNEL_DISPLAY_NAME = "Python (krachtpunten)"
+#: The runner and the offline renderer run code in the interpreter that runs them: "python3" is
+#: jupyter_client's native kernel, i.e. ``sys.executable`` (the same .venv when run by make).
+RUN_KERNEL = "python3"
+#: Kernel start arguments for a kernel we start ourselves (nbclient does the same for its own): no
+#: IPython history file. Two kernels at once (parallel tests) share ~/.ipython's SQLite file, and
+#: IPython then prints "ERROR! Session/line number was not unique in database" into a cell's output.
+KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)
+
 
 def raw_dir(override: str | os.PathLike | None = None) -> Path:
     """The raw-data directory: the argument, else ``$KRACHTPUNTEN_RAW``, else ``data/raw``."""

@@ -47,73 +47,27 @@ def figure(name: str, out: str | os.PathLike | None = None):
     return Image(filename=str(figure_path(name, out)))
 
 
+def md(text: str):
+    """Text with Markdown (emphasis) for an inline `` `{python} …` ``: Quarto escapes the Markdown
+    in a str's value (it shows ``*dz*`` as typed), not in a Markdown object's."""
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
 def md_table(df: pd.DataFrame, *, index: bool = False):
     """A table as Markdown (pipe table): Quarto and the offline renderer both turn it into a
-    numbered table with the chunk's ``tbl-cap``, in HTML and in Typst alike.
+    numbered table with the chunk's ``tbl-cap``, in HTML and in Typst alike. The layout (numbers
+    on one line, widths from the content) is :func:`analysis.tables.to_markdown`.
 
     Numbers should already be formatted strings (:mod:`analysis.fmt`); columns whose cells all
     look numeric are right-aligned.
     """
     from IPython.display import Markdown
 
-    return Markdown(to_markdown(df, index=index))
+    from analysis import tables
 
-
-def to_markdown(df: pd.DataFrame, *, index: bool = False) -> str:
-    """Pipe-table text of ``df`` with numeric-looking columns right-aligned.
-
-    >>> print(to_markdown(pd.DataFrame({"groep": ["a", "b"], "n": ["12", "<5"]})))
-    | groep   |   n |
-    |:-------|-------:|
-    | a       |  12 |
-    | b       |  <5 |
-    """
-    frame = df.reset_index() if index else df
-    # "< 0,001" stays on one line (display only)
-    frame = frame.apply(lambda c: c.map(_keep_together))
-    numeric = [_numeric_like(frame[c]) for c in frame.columns]
-    align = ["right" if n else "left" for n in numeric]
-    text = frame.to_markdown(index=False, colalign=align, disable_numparse=True)
-    lines = text.split("\n")
-    if len(lines) > 1:
-        dashes = [_width(frame[c], c, n) for c, n in zip(frame.columns, numeric)]
-        lines[1] = "|" + "|".join((":" if a == "left" else "") + "-" * d + (":" if a == "right" else "")
-                                  for a, d in zip(align, dashes)) + "|"
-    return "\n".join(lines)
-
-
-def _keep_together(v):
-    """A cell with a no-break space after "<" ("< 0,001" broke after "<" in narrow columns).
-
-    Not between a number and its "(..)": in the HTML that made Table 1 wider than the page
-    (looked at); the widths of :func:`_width` keep "15 (7,9%)" on one line in the PDF.
-    """
-    return re.sub(r"^<\s(?=\d)", "<\u00a0", v) if isinstance(v, str) else v
-
-
-#: Text columns claim at most this many characters of relative width (they wrap); see _width.
-TEXT_WIDTH_CAP = 16
-
-
-def _width(col: pd.Series, header, numeric: bool) -> int:
-    """Dashes under a pipe-table header: pandoc gives wide tables column widths in proportion.
-
-    A numeric column gets its longest cell plus a gap, so that a number never wraps or runs
-    into the next cell; a text column its longest cell, capped at :data:`TEXT_WIDTH_CAP` but
-    never below its longest word, since text wraps and would otherwise take the numbers' room.
-    (With tabulate's own dashes a 45-character label column left "0,008" 3 % of the width.)
-    """
-    cells = [str(header)] + [str(v) for v in col]
-    word = max((len(w) for c in cells for w in re.split(r"[\s\-–]+", c)), default=1)
-    if numeric:
-        return max(3, word, *(len(c) for c in cells[1:])) + 4
-    return max(3, word + 2, min(max(len(c) for c in cells), TEXT_WIDTH_CAP))
-
-
-def _numeric_like(col: pd.Series) -> bool:
-    text = col.astype(str).str.strip()
-    pattern = r"^(?:x|<\s?\d[\d.]*(?:,\d+)?|[-−+]?\d[\d.\s]*(?:,\d+)?\s?%?(?:\s?\(.*\))?|–|-|)$"
-    return bool(len(text)) and bool(text.str.fullmatch(pattern).all())
+    return Markdown(tables.to_markdown(df.reset_index() if index else df))
 
 
 def provenance(out: str | os.PathLike | None = None) -> dict:
@@ -183,19 +137,36 @@ def input_hashes(out: str | os.PathLike | None = None) -> pd.DataFrame:
 
 # --- text blocks and display tables -----------------------------------------------------------
 
-SYNTHETIC_BANNER = """::: {{.callout-warning title="Synthetische data"}}
-Alle cijfers, tabellen en figuren in dit rapport zijn berekend uit **synthetische data**: door
+SYNTHETIC_TEXT = """Alle cijfers, tabellen en figuren in dit rapport zijn berekend uit **synthetische data**: door
 de computer gemaakte gegevens die lijken op de echte vragenlijsten en interviews, maar van niemand
-afkomstig zijn. Ze dienen om de analyse te bouwen en te controleren. {extra}
+afkomstig zijn. Ze dienen om de analyse te bouwen en te controleren. Trek er geen conclusies uit
+over de krachtpunten."""
+
+#: A callout in HTML; in the PDF the same text in a Typst box, because Quarto's Typst callouts
+#: import the Typst package @preview/fontawesome, which a machine without internet cannot fetch.
+SYNTHETIC_BANNER = """::: {{.content-visible when-format="html"}}
+::: {{.callout-warning title="Synthetische data"}}
+{text}
+:::
+:::
+
+::: {{.content-visible when-format="typst"}}
+```{{=typst}}
+#block(width: 100%, inset: 8pt, radius: 2pt, fill: rgb("#fcefdc"), stroke: (left: 3pt + rgb("#f0ad4e")))[
+```
+
+**Synthetische data.** {text}
+
+```{{=typst}}
+]
+```
 :::
 """
 
 
 def synthetic_banner(synthetic: bool) -> str:
     """Markdown for the banner at the top of the report (empty for real data)."""
-    if not synthetic:
-        return ""
-    return SYNTHETIC_BANNER.format(extra="Trek er geen conclusies uit over de krachtpunten.")
+    return SYNTHETIC_BANNER.format(text=SYNTHETIC_TEXT) if synthetic else ""
 
 
 def _site_names() -> dict:
@@ -918,16 +889,20 @@ def binary_note(shown: pd.DataFrame) -> str:
     notes = []
     if "Van-naar-wisselaars" in shown:
         notes.append("*Van-naar-wisselaars: bezoekers die op T1 in de andere groep zaten dan op T0.*")
-    if marks_note(shown):
-        notes.append(marks_note(shown))
+    if table_note(shown):
+        notes.append(table_note(shown))
     return " ".join(notes)
 
 
-def _with_reasons(out: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
-    """A display table with a column "Niet te berekenen" (Dutch reasons), only when a row has one."""
-    if reasons.str.len().gt(0).any():
-        out["Niet te berekenen"] = reasons.to_numpy()
-    return out
+def _with_reasons(out: pd.DataFrame, reasons: pd.Series, label: str = "Uitkomst") -> pd.DataFrame:
+    """A footnote letter on the label of each row with a statistic that could not be computed;
+    the Dutch reasons under the table (:func:`table_note`), not in a column of sentences."""
+    from analysis import tables
+
+    letters = tables.Footnotes()
+    marked = [str(v) + letters.mark(r) for v, r in zip(out[label], reasons.fillna(""))]
+    legend = f"Niet te berekenen: {letters.legend()}" if letters.texts else ""
+    return tables.with_note(out.assign(**{label: marked}), legend)
 
 
 def _family_nl(changes: pd.DataFrame) -> pd.Series:
@@ -953,15 +928,23 @@ def family_outcomes(changes: pd.DataFrame, family: str) -> str:
 def paired_outcome_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFrame:
     """Table of changes per outcome (results/paired_changes.csv, one scope) for the report.
 
-    Both tests with their Holm-adjusted p (within the outcome's pre-specified family);
-    "Niet te berekenen" gives the Dutch reason where a statistic could not be computed.
+    The outcomes under a header row per pre-specified Holm family (primary first), both tests
+    with their Holm-adjusted p; where a statistic could not be computed, a footnote letter on
+    the outcome gives the Dutch reason under the table.
     """
-    rows = changes[changes["scope"] == scope].sort_values("order")
+    from analysis import tables
+
+    from analysis import changes as ch
+
+    rank = {name: i for i, name in enumerate(ch.paired_settings()["families"])}  # the primary family first
+    rows = changes[changes["scope"] == scope]
+    rows = rows.assign(_f=rows["holm_family"].map(rank).fillna(len(rank))).sort_values(["_f", "order"])
     dec = rows["instrument"].map({"who5": 1}).fillna(2).astype(int)
     prefix = rows["instrument"].map(INSTRUMENT_PREFIX).fillna("")
+    shown = ["mean_change", "mean_change_ci_low", "dz", "dz_ci_low", "p_t_holm", "p_wilcoxon_holm"]
+    missing = rows[shown].apply(lambda r: any(not (is_number(v) or _is_suppressed(v)) for v in r), axis=1)
     out = pd.DataFrame({
         "Uitkomst": prefix + rows["label_short"],
-        "Familie": _family_nl(rows).str.replace(" uitkomsten", "", regex=False),
         "n": rows["n_pairs"].map(lambda v: num(v, 0)),
         "T0 gem. (SD)": [_mean_sd(m, s, d) for m, s, d in zip(rows["mean_t0"], rows["sd_t0"], dec)],
         "T1 gem. (SD)": [_mean_sd(m, s, d) for m, s, d in zip(rows["mean_t1"], rows["sd_t1"], dec)],
@@ -971,9 +954,9 @@ def paired_outcome_table(changes: pd.DataFrame, scope: str = "all") -> pd.DataFr
         "p t-toets (Holm)": rows["p_t_holm"].map(p),
         "p Wilcoxon (Holm)": rows["p_wilcoxon_holm"].map(p),
     })
-    shown = ["mean_change", "mean_change_ci_low", "dz", "dz_ci_low", "p_t_holm", "p_wilcoxon_holm"]
-    missing = rows[shown].apply(lambda r: any(not (is_number(v) or _is_suppressed(v)) for v in r), axis=1)
-    return _with_reasons(out, rows["not_estimable"].map(_reasons_nl).where(missing, ""))
+    out = _with_reasons(out, rows["not_estimable"].map(_reasons_nl).where(missing, ""))
+    headers = [f[:1].upper() + f[1:] for f in _family_nl(rows)]
+    return tables.with_note(tables.grouped(out, headers, "Uitkomst"), tables.note(out))
 
 
 def _agree_nl(v) -> str:
@@ -1175,9 +1158,59 @@ def rci_sentence(rci: pd.DataFrame) -> str:
 
 
 def table1_display(display: pd.DataFrame, site: str = "all") -> pd.DataFrame:
-    """Table 1 (results/reach_table1_display.csv) for one site, without the site columns."""
-    sub = display[display["site"] == site].drop(columns=["site", "Krachtpunt"])
-    return sub.fillna("")
+    """Table 1 (results/reach_table1_display.csv) for one site, laid out for print.
+
+    One header row per variable (its name, SMD, test statistic and p) with its levels indented
+    under it, as gtsummary and tableone print it; the test behind each p is a footnote letter
+    (listed in :func:`table_note`), not a column of names.
+    """
+    from analysis import tables
+
+    sub = display[display["site"] == site].fillna("")
+    letters = tables.Footnotes()
+    rows = []
+    for name, group in sub.groupby("Kenmerk", sort=False):
+        first = group.iloc[0]
+        values = {"Bereikt": "", "Niet bereikt": "", "Totaal": "", "SMD": first["SMD"],
+                  "Toetswaarde": first["Toetswaarde"], "p": first["p"] + letters.mark(first["Toets"])}
+        if len(group) == 1 and not first["Categorie"]:  # a count with no levels (Aantal respondenten)
+            rows.append({"Kenmerk": name, **values, **{k: first[k] for k in ("Bereikt", "Niet bereikt", "Totaal")}})
+            continue
+        rows.append({"Kenmerk": tables.header_label(name), **values})
+        rows += [{"Kenmerk": tables.level_label(r["Categorie"]), "Bereikt": r["Bereikt"],
+                  "Niet bereikt": r["Niet bereikt"], "Totaal": r["Totaal"], "SMD": "", "Toetswaarde": "", "p": ""}
+                 for _, r in group.iterrows()]
+    out = pd.DataFrame(rows, columns=["Kenmerk", "Bereikt", "Niet bereikt", "Totaal", "SMD", "Toetswaarde", "p"])
+    return tables.with_note(out, letters.legend())
+
+
+def model_table(display: pd.DataFrame) -> pd.DataFrame:
+    """The model table (results/reach_model_display.csv) for print: the estimation method, a
+    sentence in every column, becomes the note under the table (a footnote letter per column
+    when the columns differ)."""
+    from analysis import tables
+
+    display = display.fillna("")
+    is_method = display["Kenmerk"] == "Methode"
+    out = display[~is_method].reset_index(drop=True)
+    if not is_method.any():
+        return tables.with_note(out)
+    methods = display[is_method].iloc[0].drop("Kenmerk")
+    methods = methods[methods.astype(str).str.len() > 0]
+    if methods.nunique() == 1:
+        return tables.with_note(out, f"Geschat met {methods.iloc[0]}.")
+    letters = tables.Footnotes()
+    out = out.rename(columns={c: f"{c}{letters.mark(m)}" for c, m in methods.items()})
+    return tables.with_note(out, "Geschat met: " + letters.legend())
+
+
+def table_note(*frames: pd.DataFrame) -> str:
+    """The note under a table: its footnote legend (:func:`analysis.tables.note`) and, when the
+    table shows a mark, :data:`MARKS_NOTE`; ``""`` when there is nothing to say."""
+    from analysis import tables
+
+    parts = [tables.note(f) for f in frames] + [marks_note(*frames)]
+    return " ".join(p for p in parts if p)
 
 
 def not_compared_table(nc: pd.DataFrame) -> pd.DataFrame:

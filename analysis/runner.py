@@ -287,7 +287,7 @@ class SharedKernel:
     the determinism test compares both to the byte (tests/test_pipeline_e2e.py).
     """
 
-    def __init__(self, kernel_name: str = "python3"):
+    def __init__(self, kernel_name: str = config.RUN_KERNEL):
         self.kernel_name = kernel_name
         self.km = None
 
@@ -297,7 +297,7 @@ class SharedKernel:
 
         if self.km is None:
             self.km = KernelManager(kernel_name=self.kernel_name)
-            self.km.start_kernel(cwd=str(cwd))
+            self.km.start_kernel(cwd=str(cwd), extra_arguments=list(config.KERNEL_ARGS))
         else:
             kc = self.km.client()
             kc.start_channels()
@@ -344,7 +344,7 @@ def _execute_notebook(stage: Stage, roots: Roots, kernel: SharedKernel | None = 
             str(stage.source),
             str(tmp),
             parameters={"raw_dir": str(roots.raw), "out_dir": str(roots.out)},
-            kernel_name="python3",
+            kernel_name=config.RUN_KERNEL,
             progress_bar=False,
             cwd=str(stage.source.parent),
             **shared,

@@ -131,6 +131,44 @@ def test_pdf_pages_as_images(pipeline):
     assert all(p.stat().st_size > 2_000 for p in pages)  # not blank: a blank A4 page at 50 dpi is about 1.5 KB
 
 
+def numeric_cells(html: str) -> list[str]:
+    """The texts of the right-aligned (numeric) cells of every table in the HTML, without their
+    footnote letters (a superscript sits above the line, and a PDF's text puts it on its own)."""
+    import html as html_lib
+
+    cells = re.findall(r'<td[^>]*style="text-align: right;"[^>]*>(.*?)</td>', html, re.S)
+    cells = [re.sub(r"<sup>.*?</sup>", "", c, flags=re.S) for c in cells]
+    return [t for t in (html_lib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells) if t]
+
+
+def test_pdf_tables_fit_no_overflow_and_no_number_on_two_lines(pipeline):
+    """Every page looked at by machine: no two words overlap or leave the page (a number running
+    into the next column, rows printed over each other), and no number of a numeric column is
+    broken over two lines."""
+    from analysis.render import layout
+
+    pdf = pipeline.output / "report.pdf"
+    assert layout.overlaps(pdf) == []
+    cells = numeric_cells(pipeline.html)
+    assert len(cells) > 300
+    assert layout.broken_cells(pdf, cells) == []
+
+
+def test_html_and_pdf_show_the_same_numbers_floats_and_references(pipeline):
+    from analysis.render import parity
+
+    html, pdf = (parity.structure(pipeline.output / f"report.{ext}") for ext in ("html", "pdf"))
+    assert parity.compare(html, pdf, labels=("html", "pdf")) == []
+    assert len(html["references"]) >= 20 and len(html["floats"]) >= 15
+
+
+@pytest.mark.browser
+def test_no_number_wraps_in_the_html(pipeline):
+    from analysis.render import layout
+
+    assert layout.html_wrapped_cells(pipeline.output / "report.html", width=1200) == []
+
+
 def test_report_numbers_follow_the_results_tables(pipeline, tmp_path):
     """Change one number in a results table: the report's text changes with it."""
     from analysis.render import render_report

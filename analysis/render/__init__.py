@@ -9,6 +9,9 @@ Offline path, one module per step::
     pandoc.to_html      pandoc + crossref.lua (+ citeproc) → one self-contained HTML file
     pandoc.to_typst     the same Markdown → Typst, compiled by the typst package → PDF
 
+Checks: ``parity`` compares two renders (``make quarto-check``: offline against Quarto),
+``layout`` finds overflowing text and wrapped numbers in a rendered PDF or HTML.
+
 Public API: :func:`render_report`, :func:`cli`; errors :class:`ChunkError` (a chunk or inline
 expression raised), :class:`QmdError` (the document is wrong), :class:`RenderError` (pandoc,
 typst or quarto failed); warnings :class:`RenderWarning`. Each error's message is one line
@@ -115,7 +118,11 @@ def render_offline(qmd: Path, output_dir: Path, *, formats=FORMATS, env: dict | 
             if "html" in formats:
                 written["html"] = pandoc.to_html(md, output_dir / f"{stem}.html", metadata, seen)
             if "pdf" in formats:
-                typ = pandoc.to_typst(md, build / f"{stem}.typ", metadata, seen)
+                headers = []
+                for i, text in enumerate(meta.header_includes(doc.front, "typst", doc.path)):
+                    headers.append(build / f"header-{i}.typ")
+                    headers[-1].write_text(text, encoding="utf-8")
+                typ = pandoc.to_typst(md, build / f"{stem}.typ", metadata, seen, headers)
         if "pdf" in formats:
             with _keep_on_failure(typ, output_dir):
                 written["pdf"] = pandoc.compile_pdf(typ, output_dir / f"{stem}.pdf", timestamp)

@@ -8,7 +8,9 @@ Quarto semantics copied (Quarto 1.7 docs, "Cross References" and "Callout Blocks
   * "@fig-a" -> "Figuur 1" (linked), "-@fig-a" -> "1", "@Fig-a" as "@fig-a";
     an unknown id warns and shows "?@fig-a" in bold, as Quarto does;
   * ::: {.callout-warning title="..."} (or a first heading as title) -> a boxed note;
-  * ::: {.content-visible when-format="html"} / .content-hidden / unless-format.
+  * ::: {.content-visible when-format="html"} / .content-hidden / unless-format;
+  * tbl-colwidths: false (per format, "krp-tbl-colwidths-<format>") -> no column widths, the
+    browser or Typst sizes the columns (Quarto's default for HTML is "auto": widths kept).
 The words come from the metadata "krp-words" that the Python side fills from the document's lang.
 ]]
 
@@ -23,8 +25,12 @@ local CALLOUTS = { note = true, tip = true, warning = true, important = true, ca
 local function is_html() return FORMAT:match("^html") ~= nil end
 local function is_typst() return FORMAT == "typst" end
 
+local drop_widths = false
+
 local function read_meta(meta)
   for k, v in pairs(meta["krp-words"] or {}) do words[k] = pandoc.utils.stringify(v) end
+  local colwidths = meta["krp-tbl-colwidths-" .. (is_html() and "html" or FORMAT)]
+  drop_widths = colwidths == false
   if meta["krp-resource-path"] then resource_path = pandoc.utils.stringify(meta["krp-resource-path"]) end
 end
 
@@ -245,6 +251,13 @@ local function unwrap_cell(div)
   return nil
 end
 
+-- tbl-colwidths: false, as Quarto's tablecolwidths.lua: every column width back to the default
+local function colwidths(tbl)
+  if not drop_widths then return nil end
+  for i, spec in ipairs(tbl.colspecs) do tbl.colspecs[i] = { spec[1], pandoc.ColWidthDefault } end
+  return tbl
+end
+
 -- images written next to the .qmd: Typst resolves paths from its own root, so make them absolute
 local function image_path(img)
   if not (is_typst() and resource_path) then return nil end
@@ -259,6 +272,6 @@ return {
   { Meta = read_meta },
   { Div = visibility },
   { Pandoc = number_floats },
-  { Cite = resolve, Div = callout, Image = image_path },
+  { Cite = resolve, Div = callout, Image = image_path, Table = colwidths },
   { Div = unwrap_cell },
 }

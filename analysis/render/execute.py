@@ -24,10 +24,25 @@ except ImportError:
     pass
 """
 
-# a str is shown as itself (Quarto strips the quotes), anything else by its display repr. Not
-# IPython's Pretty(): it reads the string as a file name when such a file exists.
-_INLINE = ("(lambda __v: type('InlineText', (), {{'_repr_pretty_': lambda self, p, cycle: p.text(__v)}})() "
-           "if isinstance(__v, str) else __v)(({expr}))")
+# a str is marked as one (Quarto treats a str's quoted repr apart: it strips the quotes and escapes
+# the Markdown in it), anything else shows its display repr. Not IPython's Pretty(): it reads the
+# string as a file name when such a file exists.
+_STR_MIME = "application/x-krp-str"
+_INLINE = ("(lambda __v: type('InlineText', (), {{'_repr_mimebundle_': lambda self, include=None, exclude=None: "
+           "{{'text/plain': __v, '" + _STR_MIME + "': __v}}}})() if isinstance(__v, str) else __v)(({expr}))")
+#: the characters Quarto 1.7 escapes in a str's inline value (jupyter-inline.ts, asEscapedMarkdown;
+#: its class "+-." is a range, so the comma is one of them)
+_QUARTO_ESCAPED = re.compile(r"([\\`*_{}\[\]()>#+,\-.!])")
+
+
+def quarto_inline_text(value: str) -> str:
+    r"""A str's inline value as Quarto 1.7 puts it into the Markdown: backslashes doubled, then
+    the Markdown characters escaped, so ``*dz*`` shows as typed (a Markdown object is not escaped).
+
+    >>> print(quarto_inline_text("Cohen's *dz* (zie [1])."))
+    Cohen's \*dz\* \(zie \[1\]\)\.
+    """
+    return _QUARTO_ESCAPED.sub(r"\\\1", value.replace("\\", "\\\\"))
 
 
 class ChunkError(RuntimeError):
@@ -71,7 +86,7 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def execute(doc: Qmd, env: dict | None = None, *, timeout: int = 600, kernel_name: str = "python3",
+def execute(doc: Qmd, env: dict | None = None, *, timeout: int = 600, kernel_name: str | None = None,
             executed_copy=None) -> list:
     """Run every chunk of ``doc`` in a fresh kernel started in the .qmd's folder.
 
@@ -82,14 +97,22 @@ def execute(doc: Qmd, env: dict | None = None, *, timeout: int = 600, kernel_nam
     ``qmd`` says which chunk or inline expression and line it is), written atomically whether the
     run succeeds or fails, so a failure's traceback can be read there. Without timing metadata,
     so that the same document gives the same notebook.
+
+    The code runs in ``kernel_name``, by default this interpreter (``config.RUN_KERNEL``); the
+    executed copy names the kernel of the front matter's ``jupyter:`` (as Quarto would run it),
+    so that JupyterLab opens it with that kernel.
     """
     import nbformat
     from nbclient import NotebookClient
 
+    from analysis import config
+
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": kernel_name, "language": "python"}
+    named = _named_kernel(doc.front)
+    nb.metadata["kernelspec"] = {"name": named, "language": "python",
+                                 "display_name": config.KERNEL_DISPLAY_NAME if named == config.KERNEL_NAME else named}
     client = NotebookClient(
-        nb, kernel_name=kernel_name, timeout=timeout, record_timing=False,
+        nb, kernel_name=kernel_name or config.RUN_KERNEL, timeout=timeout, record_timing=False,
         resources={"metadata": {"path": str(doc.path.parent)}},
     )
     kernel_env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
@@ -187,8 +210,18 @@ def _inline_value(client, nb, expr: str, qmd_name: str, line: int | None = None)
     for out in cell.outputs:
         if out.output_type == "execute_result":
             data = out.get("data", {})
+            if _STR_MIME in data:
+                return quarto_inline_text(data[_STR_MIME])
             return data.get("text/markdown") or data.get("text/plain", "")
     return ""
+
+
+def _named_kernel(front: dict) -> str:
+    """The kernel ``jupyter:`` names: a name, or ``{kernelspec: {name: ...}}`` (Quarto accepts both)."""
+    value = front.get("jupyter") or "python3"
+    if isinstance(value, dict):
+        value = (value.get("kernelspec") or {}).get("name") or "python3"
+    return str(value)
 
 
 def _kernel_trouble(exc) -> str:

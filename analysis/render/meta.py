@@ -244,11 +244,57 @@ def pandoc_metadata(front: dict, qmd: Path) -> dict:
             if missing:
                 raise QmdError(f"{qmd.name}: {key} file(s) not found: {', '.join(missing)}")
             meta[key] = [str(p) for p in paths] if key == "bibliography" else str(paths[0])
+    for fmt in ("html", "typst"):  # Quarto's tbl-colwidths per format (true, false or "auto")
+        value = format_options(front, fmt).get("tbl-colwidths", front.get("tbl-colwidths"))
+        if value is not None:
+            if value not in (True, False, "auto"):
+                raise QmdError(f"{qmd.name}: the offline renderer knows tbl-colwidths true, false or auto, not {value!r}")
+            meta[f"krp-tbl-colwidths-{fmt}"] = value is not False
+    typst = format_options(front, "typst")
+    for key in ("papersize", "margin"):  # page options of Quarto's Typst format
+        if typst.get(key):
+            meta[key] = typst[key]
     lw = words(lang)
     meta["krp-words"] = dict(lw)
     meta["krp-typst-lang"] = str(lang).split("-")[0].lower()  # Typst wants "nl", not "nl-NL"
     meta["krp-resource-path"] = str(qmd.parent.resolve())
     return meta
+
+
+def format_options(front: dict, fmt: str) -> dict:
+    """The options under ``format: <fmt>:`` (``format: typst`` alone gives none).
+
+    >>> format_options({"format": {"typst": {"papersize": "a4"}, "html": "default"}}, "typst")
+    {'papersize': 'a4'}
+    >>> format_options({"format": {"html": "default"}}, "html"), format_options({}, "typst")
+    ({}, {})
+    """
+    formats = front.get("format") or {}
+    options = formats.get(fmt) if isinstance(formats, dict) else None
+    return options if isinstance(options, dict) else {}
+
+
+def header_includes(front: dict, fmt: str, qmd: Path) -> list[str]:
+    """The texts of ``format: <fmt>: include-in-header:`` (Quarto's form: a file name, or a
+    ``text:`` entry, or a list of them), which pandoc puts raw into the output's header.
+
+    >>> header_includes({"format": {"typst": {"include-in-header": [{"text": "#set par(justify: false)"}]}}},
+    ...                 "typst", Path("report.qmd"))
+    ['#set par(justify: false)']
+    """
+    entries = format_options(front, fmt).get("include-in-header") or []
+    texts = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        if isinstance(entry, dict) and "text" in entry:
+            texts.append(str(entry["text"]))
+        elif isinstance(entry, dict) and "file" in entry or isinstance(entry, str):
+            path = qmd.parent / (entry["file"] if isinstance(entry, dict) else entry)
+            if not path.is_file():
+                raise QmdError(f"{qmd.name}: include-in-header file not found: {path}")
+            texts.append(path.read_text(encoding="utf-8"))
+        else:
+            raise QmdError(f"{qmd.name}: include-in-header entries are a file name or 'text: ...', not {entry!r}")
+    return texts
 
 
 def references_section(front: dict, markdown_text: str) -> str:

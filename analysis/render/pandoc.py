@@ -81,9 +81,13 @@ def to_html(md: Path, output: Path, meta: dict, seen: set[str]) -> Path:
     return output
 
 
-def to_typst(md: Path, output: Path, meta: dict, seen: set[str]) -> Path:
-    """Typst source using our template (title block, A4, figure numbering off)."""
-    _pandoc(md, "typst", output, ["--template", str(TYPST_TEMPLATE)], meta, seen)
+def to_typst(md: Path, output: Path, meta: dict, seen: set[str], headers=()) -> Path:
+    """Typst source using our template (title block, A4, figure numbering off); ``headers``:
+    files whose text goes raw into the header, after the template's rules (include-in-header)."""
+    # "-citations": citeproc's author-date text, not Typst's own (numeric) citations, as Quarto's
+    # "citeproc: true" does (pandoc before 3.7 wrote "@key" for Typst even with --citeproc)
+    _pandoc(md, "typst-citations", output, ["--template", str(TYPST_TEMPLATE),
+                                  *(f"--include-in-header={h}" for h in headers)], meta, seen)
     return output
 
 

@@ -1,0 +1,69 @@
+"""`make lab` opens the notebooks with the project's kernel selected, in a real JupyterLab.
+
+Started as the README says (`make lab`, with `LAB_ARGS` for a headless port and token), then a
+notebook is opened in headless Chromium and the kernel name JupyterLab shows is read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from analysis import config
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_lab_opens_the_notebooks_with_the_project_kernel():
+    port, token = _free_port(), "krachtpunten-test"
+    args = f"--no-browser --allow-root --ServerApp.ip=127.0.0.1 --port {port} --ServerApp.token={token}"
+    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=config.PROJECT_DIR,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=2) as resp:
+                    specs = json.load(resp)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 60 s")
+        assert specs["default"] == config.KERNEL_NAME
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{base}/lab/tree/02_reach_demographics.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            # "No Kernel" until the session starts; then the kernel JupyterLab chose for the notebook
+            name = "document.querySelector('.jp-Toolbar-kernelName')?.textContent.trim()"
+            try:
+                page.wait_for_function(f"!['', 'No Kernel', undefined].includes({name})", timeout=60_000)
+            except Exception:  # shown below: what the toolbar says
+                pass
+            shown = page.evaluate(name)
+            browser.close()
+        assert shown == config.KERNEL_DISPLAY_NAME
+    finally:
+        import os
+        import signal
+
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=30)
