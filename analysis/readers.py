@@ -251,6 +251,13 @@ def _table(path, columns: list[str], body: list[tuple[int, list[str]]], required
             + ", ".join(map(repr, list(required)[:6])) + (", …" if len(required) > 6 else "") + ")",
             row=1, sheet=sheet))
         raise RawDataError.from_problems(found)
+    # the column names again further down: two exports pasted into one file. One problem for the
+    # row, not one per cell (a damaged copy gave 33 "unknown value 'Q3_GENDER'" lines for it)
+    repeated = {i for i, cells in body if _repeats_header(cells, columns)}
+    for i in sorted(repeated):
+        found.append(_problem(path, "this row repeats the column names (two exports pasted into one file?)",
+                              "delete the row, and check that no form is now in the file twice", row=i, sheet=sheet))
+    body = [(i, cells) for i, cells in body if i not in repeated]
     fatal = []
     unnamed = [j for j, c in enumerate(columns) if c.strip() == ""]
     for j in unnamed:
@@ -277,6 +284,18 @@ def _table(path, columns: list[str], body: list[tuple[int, list[str]]], required
     frame.attrs["absent"] = list(missing)  # the cleaning maps nothing from these columns
     _hand_over(absent + found, problems)
     return frame
+
+
+def _repeats_header(cells: list[str], columns: list[str]) -> bool:
+    """Whether most named cells of a row hold their own column's name.
+
+    >>> _repeats_header(["RESPONSE_ID", "Q2_AGE ", "45"], ["RESPONSE_ID", "Q2_AGE", "Q3"])
+    True
+    >>> _repeats_header(["R00001", "Q2_AGE", "45"], ["RESPONSE_ID", "Q2_AGE", "Q3"])
+    False
+    """
+    named = [(c.strip().casefold(), str(v).strip().casefold()) for c, v in zip(columns, cells) if c.strip()]
+    return bool(named) and sum(c == v for c, v in named) > len(named) / 2
 
 
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")

@@ -111,3 +111,24 @@ def test_sav_unreadable(tmp_path):
     p = write(tmp_path, GOOD, name="PS.sav")
     with pytest.raises(RawDataError, match="PS.sav: cannot be read as an SPSS .sav file"):
         read_sav(p)
+
+
+def test_a_row_that_repeats_the_header_is_one_problem_not_one_per_cell(tmp_path):
+    """Two exports pasted into one file: the column names return as a data row (found in a
+    damaged copy of DH_bereik.csv, where it gave a problem for each of its 33 cells)."""
+    from analysis.problems import Problems
+
+    p = write(tmp_path, "id;leeftijd;geslacht\n1;45;Vrouw\nid;leeftijd ;GESLACHT\n2;67;Man\n")
+    found = Problems()
+    df = read_delimited(p, sep=";", required=["id"], problems=found)
+    assert df["id"].tolist() == ["1", "2"] and df["_row"].tolist() == [2, 4]
+    assert [(q.row, q.column, q.problem) for q in found.items] == [
+        (3, None, "this row repeats the column names (two exports pasted into one file?)")]
+    with pytest.raises(RawDataError, match=r"row 3: this row repeats the column names"):
+        read_delimited(p, sep=";", required=["id"])
+    x = tmp_path / "LH.xlsx"
+    pd.DataFrame({"id": ["1", "id", "2"], "leeftijd": ["45", "leeftijd", "67"]}).to_excel(x, sheet_name="F", index=False)
+    with pytest.raises(RawDataError, match=r"LH.xlsx\[F\], row 3: this row repeats the column names"):
+        read_excel_sheet(x, sheet="F", required=["id"])
+    # a form whose answer happens to be a column name is not a repeated header
+    assert len(read_delimited(write(tmp_path, "id;a;b\n1;a;2\n", name="y.csv"), sep=";")) == 1
