@@ -34,8 +34,11 @@ test: $(STAMP)  ## Run every test (what CI runs): the default suite, then the sl
 test-fast: $(STAMP)  ## Run the default suite only (no whole-pipeline runs; a few minutes)
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
-lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunten)")
-	$(PY) -m jupyter lab --MultiKernelManager.default_kernel_name=krachtpunten $(LAB_ARGS) notebooks/
+# no browser where there is no display (a server: open the URL it prints), --allow-root as root
+LAB_AUTO := $(if $(DISPLAY)$(WAYLAND_DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: $(STAMP)  ## Open JupyterLab with the project's kernel ("Python (krachtpunten)"); LAB_ARGS="--port 8890" for more
+	$(PY) -m jupyter lab --MultiKernelManager.default_kernel_name=krachtpunten $(LAB_AUTO) $(LAB_ARGS) notebooks/
 
 bench: $(STAMP)  ## Benchmark the pipeline at several scales
 	$(PY) -m analysis bench

@@ -59,13 +59,18 @@ def _bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; every command's options are declared here, in one place."""
-    p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m analysis",
+                                description="The Krachtpunten analysis: clean the raw exports, run the numbered "
+                                            "notebooks, render the report, check data and outputs. "
+                                            "'python -m analysis <command> --help' explains a command.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run the numbered notebooks (only what changed) and render the report")
     r.add_argument("--raw", help="raw-data directory (default data/raw)")
-    r.add_argument("--out", help="processed-data directory (default data/processed)")
-    r.add_argument("--output", help="directory for executed notebooks and the report (default _output)")
+    r.add_argument("--out", help="processed-data directory: cleaned data, results tables, figures "
+                                 "(default data/processed)")
+    r.add_argument("--output", help="where the executed notebooks and the report go (default _output; "
+                                    "not the same as --out)")
     r.add_argument("--force", action="store_true", help="run every stage even if nothing changed")
     r.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages (e.g. 01 02 report)")
     r.add_argument("--no-report", action="store_true", help="run the notebooks but do not render")
@@ -77,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("render", help="render report.qmd to HTML and PDF (Quarto if on PATH, else offline)")
     q.add_argument("--qmd", help="the .qmd file (default report.qmd)")
     q.add_argument("--out", help="processed-data directory the report reads (default data/processed)")
-    q.add_argument("--output", help="output directory (default _output)")
-    q.add_argument("--engine", choices=["auto", "quarto", "offline"], default="auto")
-    q.add_argument("--to", nargs="+", choices=["html", "pdf"], default=["html", "pdf"])
+    q.add_argument("--output", help="where report.html and report.pdf go (default _output)")
+    q.add_argument("--engine", choices=["auto", "quarto", "offline"], default="auto",
+                   help="auto: Quarto when 'quarto' is on the PATH, else the offline renderer (default auto)")
+    q.add_argument("--to", nargs="+", choices=["html", "pdf"], default=["html", "pdf"],
+                   help="the formats to write (default: html pdf)")
     q.set_defaults(func=_render)
 
     qc = sub.add_parser("quarto-check", help="render with Quarto and offline and print the differences",
@@ -109,13 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_synth)
 
     c = sub.add_parser("fetch-cbs", help="fetch CBS Kerncijfers wijken en buurten with cbsodata (online)")
-    c.add_argument("--table", default="85984NED")
+    c.add_argument("--table", default="85984NED",
+                   help="CBS table id of Kerncijfers wijken en buurten (default 85984NED, the 2024 edition)")
     c.add_argument("--out", help="file to write (default data/reference/cbs_fetched_<table>.csv)")
     c.set_defaults(func=_fetch_cbs)
 
     v = sub.add_parser("check-privacy", help="scan outputs and the git index for personal data")
     v.add_argument("--out", help="processed-data directory (default data/processed)")
-    v.add_argument("--output", help="output directory (default _output)")
+    v.add_argument("--output", help="where the executed notebooks and the report are (default _output)")
     v.set_defaults(func=_check_privacy)
 
     k = sub.add_parser("check-raw", help="read every raw export and list every problem in one pass (problems.csv)",
@@ -128,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_check_raw)
 
     b = sub.add_parser("bench", help="benchmark the pipeline at several scales")
-    b.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
-    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100],
+                   help="synthetic data sizes to time, as multiples of the study's sites (default: 1 10 100)")
+    b.add_argument("--repeats", type=int, default=3, help="runs per scale; the medians are reported (default 3)")
     b.add_argument("--output", help="directory for the table and plot (default _output/bench)")
     b.set_defaults(func=_bench)
     return p

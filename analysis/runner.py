@@ -290,13 +290,17 @@ class SharedKernel:
     def __init__(self, kernel_name: str = config.RUN_KERNEL):
         self.kernel_name = kernel_name
         self.km = None
+        self.sockets = None
 
     def prepare(self, cwd: Path):
         """The kernel manager to hand to papermill, started and with a clean namespace."""
-        from jupyter_client.manager import KernelManager
+        import tempfile
+
+        from analysis.render.execute import ipc_kernel_manager
 
         if self.km is None:
-            self.km = KernelManager(kernel_name=self.kernel_name)
+            self.sockets = tempfile.TemporaryDirectory(prefix="krp-kernel-")
+            self.km = ipc_kernel_manager(self.sockets.name)(kernel_name=self.kernel_name)
             self.km.start_kernel(cwd=str(cwd), extra_arguments=list(config.KERNEL_ARGS))
         else:
             kc = self.km.client()
@@ -314,6 +318,9 @@ class SharedKernel:
         if self.km is not None and self.km.has_kernel:
             self.km.shutdown_kernel(now=True)
         self.km = None
+        if self.sockets is not None:
+            self.sockets.cleanup()
+        self.sockets = None
 
 
 def _execute_notebook(stage: Stage, roots: Roots, kernel: SharedKernel | None = None) -> Path:
@@ -337,7 +344,8 @@ def _execute_notebook(stage: Stage, roots: Roots, kernel: SharedKernel | None = 
     out_nb = roots.output / "notebooks" / stage.source.name
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(out_nb)
-    shared = {} if kernel is None else {"km": kernel.prepare(stage.source.parent)}
+    own = SharedKernel() if kernel is None else None  # --kernel-per-notebook: a kernel for this notebook
+    shared = {"km": (kernel or own).prepare(stage.source.parent)}
     t0 = time.time()
     try:
         papermill.execute_notebook(
@@ -365,6 +373,8 @@ def _execute_notebook(stage: Stage, roots: Roots, kernel: SharedKernel | None = 
                          f"  what ran is in the executed copy: {out_nb}") from None
     finally:
         tmp.unlink(missing_ok=True)
+        if own is not None:
+            own.close()
     return out_nb
 
 

@@ -7,6 +7,7 @@ notebook is opened in headless Chromium and the kernel name JupyterLab shows is 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -28,8 +29,9 @@ def _free_port() -> int:
 
 def test_make_lab_opens_the_notebooks_with_the_project_kernel():
     port, token = _free_port(), "krachtpunten-test"
-    args = f"--no-browser --allow-root --ServerApp.ip=127.0.0.1 --port {port} --ServerApp.token={token}"
-    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=config.PROJECT_DIR,
+    args = f"--ServerApp.ip=127.0.0.1 --port {port} --ServerApp.token={token}"  # no display here: no browser
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=config.PROJECT_DIR, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -62,7 +64,6 @@ def test_make_lab_opens_the_notebooks_with_the_project_kernel():
             browser.close()
         assert shown == config.KERNEL_DISPLAY_NAME
     finally:
-        import os
         import signal
 
         os.killpg(lab.pid, signal.SIGTERM)

@@ -44,7 +44,8 @@ def pipeline(tmp_path_factory):
     from pypdf import PdfReader
 
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(output / "report.pdf").pages)
-    return SimpleNamespace(base=base, out=out, output=output, log=proc.stdout, html=html, pdf=pdf_text)
+    return SimpleNamespace(base=base, out=out, output=output, log=proc.stdout, err=proc.stderr, html=html,
+                           pdf=pdf_text)
 
 
 def test_every_stage_ran_and_wrote_its_outputs(pipeline):
@@ -54,6 +55,13 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline):
         assert runner.outputs_present(stage, roots), stage.id
         if stage.kind == "notebook":
             assert (pipeline.output / "notebooks" / stage.source.name).is_file()
+
+
+def test_a_run_prints_no_warning_nobody_can_act_on(pipeline):
+    """The kernels talk over IPC (analysis.render.execute.ipc_kernel_manager): over TCP ipykernel
+    warned "Kernel is running over TCP without encryption" at every start."""
+    assert "Kernel is running over TCP" not in pipeline.err + pipeline.log
+    assert "WARNING" not in pipeline.err, pipeline.err
 
 
 def test_noop_rerun_executes_nothing(pipeline):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from analysis.render.qmd import Chunk, Markdown, Qmd, inline_expressions, replace_inline
 
@@ -43,6 +45,26 @@ def quarto_inline_text(value: str) -> str:
     Cohen's \*dz\* \(zie \[1\]\)\.
     """
     return _QUARTO_ESCAPED.sub(r"\\\1", value.replace("\\", "\\\\"))
+
+
+def ipc_kernel_manager(folder, *, asynchronous: bool = False):
+    """A kernel manager class (call it with ``kernel_name=``) whose kernel talks over IPC sockets
+    in ``folder``, a private temporary folder.
+
+    Why: over TCP without encryption ipykernel prints "Kernel is running over TCP without
+    encryption" at every start, a warning nobody can act on; IPC sockets are files only this user
+    can reach, and the folder keeps them out of the notebook's or report's folder.
+    ``asynchronous``: the manager nbclient expects (handed a blocking one, a cell's timeout was
+    not kept); papermill's shared kernel takes the blocking one.
+    """
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    base, ip = (AsyncKernelManager if asynchronous else KernelManager), str(Path(folder) / "kernel")
+
+    def __init__(self, **kwargs):  # a subclass, not a partial: nbclient's trait wants a class
+        base.__init__(self, **{"transport": "ipc", "ip": ip, **kwargs})
+
+    return type("IpcKernelManager", (base,), {"__init__": __init__})
 
 
 class ChunkError(RuntimeError):
@@ -111,26 +133,28 @@ def execute(doc: Qmd, env: dict | None = None, *, timeout: int = 600, kernel_nam
     named = _named_kernel(doc.front)
     nb.metadata["kernelspec"] = {"name": named, "language": "python",
                                  "display_name": config.KERNEL_DISPLAY_NAME if named == config.KERNEL_NAME else named}
-    client = NotebookClient(
-        nb, kernel_name=kernel_name or config.RUN_KERNEL, timeout=timeout, record_timing=False,
-        resources={"metadata": {"path": str(doc.path.parent)}},
-    )
     kernel_env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
     kernel_env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiets a debugger warning on stderr
     parts: list = []
     inline_seen: dict[str, int] = {}
     try:
-        with client.setup_kernel(env=kernel_env):
-            _run_cell(client, nb, _SETUP, store_history=False, meta={"setup": True})
-            for part in doc.parts:
-                if isinstance(part, Chunk):
-                    parts.append(_run_chunk(client, nb, part, doc.path.name))
-                else:
-                    values = []
-                    for expr in inline_expressions(part.text):
-                        line = _inline_line(doc, expr, inline_seen)
-                        values.append(_inline_value(client, nb, expr, doc.path.name, line))
-                    parts.append(Markdown(replace_inline(part.text, values), part.line))
+        with tempfile.TemporaryDirectory(prefix="krp-kernel-") as sockets:
+            # nbclient makes the manager (and so shuts its kernel down when done)
+            client = NotebookClient(nb, kernel_name=kernel_name or config.RUN_KERNEL, timeout=timeout,
+                                    kernel_manager_class=ipc_kernel_manager(sockets, asynchronous=True),
+                                    record_timing=False,
+                                    resources={"metadata": {"path": str(doc.path.parent)}})
+            with client.setup_kernel(env=kernel_env):
+                _run_cell(client, nb, _SETUP, store_history=False, meta={"setup": True})
+                for part in doc.parts:
+                    if isinstance(part, Chunk):
+                        parts.append(_run_chunk(client, nb, part, doc.path.name))
+                    else:
+                        values = []
+                        for expr in inline_expressions(part.text):
+                            line = _inline_line(doc, expr, inline_seen)
+                            values.append(_inline_value(client, nb, expr, doc.path.name, line))
+                        parts.append(Markdown(replace_inline(part.text, values), part.line))
     except ChunkError as exc:
         if executed_copy is None:
             raise
