@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -31,7 +32,12 @@ def test_make_lab_opens_the_notebooks_with_the_project_kernel():
     port, token = _free_port(), "krachtpunten-test"
     args = f"--ServerApp.ip=127.0.0.1 --port {port} --ServerApp.token={token}"  # no display here: no browser
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=config.PROJECT_DIR, env=env,
+    # the command `make lab` runs (make -n prints it), started here so that the test owns the
+    # server process and can stop it (through make, SIGTERM left servers running)
+    command = subprocess.run(["make", "-s", "-n", "lab", f"LAB_ARGS={args}"], cwd=config.PROJECT_DIR, env=env,
+                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    assert "--no-browser" in command and f"--port {port}" in command
+    lab = subprocess.Popen(shlex.split(command), cwd=config.PROJECT_DIR, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -64,7 +70,17 @@ def test_make_lab_opens_the_notebooks_with_the_project_kernel():
             browser.close()
         assert shown == config.KERNEL_DISPLAY_NAME
     finally:
-        import signal
+        _stop(lab, base, token)
 
-        os.killpg(lab.pid, signal.SIGTERM)
+
+def _stop(lab: subprocess.Popen, base: str, token: str) -> None:
+    """Ask the server to shut down (it stops its kernels first); kill it if it has not within 30 s."""
+    import signal
+
+    request = urllib.request.Request(f"{base}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        lab.wait(timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        os.killpg(lab.pid, signal.SIGKILL)
         lab.wait(timeout=30)
